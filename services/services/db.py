@@ -1,0 +1,134 @@
+"""Database plumbing shared by every service: engines, the unit of work, the outbox and inbox tables, migrations.
+
+Each service owns its database. `sqlite:///...` is the embedded default (WAL, so a web process and a worker can
+share the file); `postgresql://...` is production. Nothing connects before `make_engine` is called.
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever the caller wrote."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    url = normalize_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @sa_event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            # WAL lets the web process read while the worker writes; busy_timeout waits instead of failing.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+            # pysqlite opens transactions lazily and wrongly for DDL; take control of BEGIN ourselves.
+            dbapi_connection.isolation_level = None
+
+        @sa_event.listens_for(engine, "begin")
+        def _sqlite_begin(connection):
+            # IMMEDIATE takes the write lock up front: two writers never deadlock on a lock upgrade.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 5)
+    return sa.create_engine(url, **kwargs)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False, future=True)
+
+
+class UnitOfWork:
+    """A transaction that rolls back unless `commit()` was called (cosmicpython's unit of work)."""
+
+    def __init__(self, session_factory: sessionmaker[Session]):
+        self._session_factory = session_factory
+        self.session: Session | None = None
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = self._session_factory()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        assert self.session is not None
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def commit(self) -> None:
+        assert self.session is not None
+        self.session.commit()
+
+    def add_event(self, event) -> None:
+        """Record an integration event in this transaction; the outbox relay publishes it after commit."""
+        from services.outbox import record
+        record(self.session, event)
+
+
+def kernel_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
+    """The outbox and inbox tables, added to a service's own metadata (one copy per service database)."""
+    outbox = sa.Table(
+        "outbox", metadata,
+        sa.Column("position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+                  autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+        sa.Column("event_type", sa.String(100), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("sent_at", sa.DateTime(timezone=True)),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text),
+        sa.Index("ix_outbox_unsent", "sent_at", "position"),
+    )
+    inbox = sa.Table(
+        "inbox", metadata,
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("event_type", sa.String(100), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+    return outbox, inbox
+
+
+def check_database(engine: Engine) -> None:
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
+
+
+def upgrade(database_url: str, script_location: str) -> None:
+    """Bring a service database to the newest migration (`alembic upgrade head`), creating the SQLite file."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", script_location)
+    config.set_main_option("sqlalchemy.url", normalize_url(database_url).replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+@contextlib.contextmanager
+def migration_context_engine(url: str):
+    engine = make_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

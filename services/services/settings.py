@@ -1,0 +1,117 @@
+"""Typed settings read once from the environment.
+
+Each service declares a frozen dataclass deriving from `BaseSettings`; `load(cls, service)` fills it from the
+environment. A field named `database_url` in the identity service is read from `IDENTITY_DATABASE_URL`; fields
+marked `shared=True` (broker, JWKS...) are read without the prefix (`BROKER_URL`). Outside local runs a field marked
+`secret=True` without a value stops start-up with a message naming the variable.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from pathlib import Path
+
+LOCAL_ENVIRONMENTS = {"local", "test"}
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def setting(default=dataclasses.MISSING, *, shared: bool = False, secret: bool = False, env: str | None = None,
+            help: str = ""):
+    """Declare a settings field. `secret` fields have a local default but must be set outside local runs."""
+    return dataclasses.field(default=default, metadata={"shared": shared, "secret": secret, "env": env, "help": help})
+
+
+@dataclasses.dataclass(frozen=True)
+class BaseSettings:
+    environment: str = setting("local", shared=True, env="ASSMAT_ENV",
+                               help="local | test | production; anything but local/test enforces secrets")
+    broker_url: str = setting("", shared=True, secret=True, env="BROKER_URL")
+    bus_namespace: str = setting("assmat", shared=True, env="BUS_NAMESPACE",
+                                 help="prefix of the exchange and queue names; lets test runs share a broker")
+    database_url: str = setting("", secret=True)
+    log_level: str = setting("INFO", shared=True, env="LOG_LEVEL")
+    log_format: str = setting("json", shared=True, env="LOG_FORMAT", help="json | text")
+    identity_jwks_url: str = setting("http://127.0.0.1:8101/.well-known/jwks.json", shared=True,
+                                     env="IDENTITY_JWKS_URL")
+    token_issuer: str = setting("assmat-identity", shared=True, env="TOKEN_ISSUER")
+    token_audience: str = setting("assmat-portal", shared=True, env="TOKEN_AUDIENCE")
+    outbox_poll_seconds: float = setting(0.2, shared=True, env="OUTBOX_POLL_SECONDS")
+    consumer_max_retries: int = setting(3, shared=True, env="CONSUMER_MAX_RETRIES")
+    consumer_retry_delays_ms: str = setting("500,2000,10000", shared=True, env="CONSUMER_RETRY_DELAYS_MS",
+                                            help="backoff of each retry, comma separated")
+
+    @property
+    def is_local(self) -> bool:
+        return self.environment in LOCAL_ENVIRONMENTS
+
+    @property
+    def retry_delays_ms(self) -> list[int]:
+        return [int(part) for part in self.consumer_retry_delays_ms.split(",") if part.strip()]
+
+
+def env_name(service: str, field: dataclasses.Field) -> str:
+    if field.metadata.get("env"):
+        return field.metadata["env"]
+    if field.metadata.get("shared"):
+        return field.name.upper()
+    return f"{service.upper().replace('-', '_')}_{field.name.upper()}"
+
+
+def _convert(raw: str, kind, name: str):
+    if kind in (str, "str"):
+        return raw
+    if kind in (bool, "bool"):
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise SettingsError(f"{name}: expected a boolean (true/false), got {raw!r}")
+    if kind in (int, "int"):
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: expected an integer, got {raw!r}") from None
+    if kind in (float, "float"):
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
+    if kind in (Path, "Path"):
+        return Path(raw)
+    raise SettingsError(f"{name}: unsupported settings type {kind!r}")
+
+
+T = typing.TypeVar("T", bound=BaseSettings)
+
+
+def load(cls: type[T], service: str, environ: typing.Mapping[str, str] | None = None, **overrides) -> T:
+    """Build `cls` from the environment. Raises SettingsError naming every missing required variable."""
+    environ = os.environ if environ is None else environ
+    hints = typing.get_type_hints(cls)
+    values: dict[str, typing.Any] = {}
+    environment = environ.get("ASSMAT_ENV", "local")
+    missing: list[str] = []
+    for field in dataclasses.fields(cls):
+        if field.name in overrides:
+            values[field.name] = overrides[field.name]
+            continue
+        name = env_name(service, field)
+        raw = environ.get(name)
+        if raw is None or raw == "":
+            if field.metadata.get("secret") and environment not in LOCAL_ENVIRONMENTS:
+                missing.append(name)
+                continue
+            if field.default is dataclasses.MISSING:
+                missing.append(name)
+            continue
+        values[field.name] = _convert(raw, hints[field.name], name)
+    if missing:
+        raise SettingsError(
+            f"{service}: missing required setting(s) {', '.join(missing)} (environment {environment!r}); "
+            "set them in the environment (see deploy/example.env)")
+    return cls(**values)

@@ -1,0 +1,51 @@
+"""A service's worker process: the event consumer and the outbox relay, stopped cleanly by SIGTERM/SIGINT."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Mapping
+
+from sqlalchemy.orm import sessionmaker
+
+from services.bus import Bus, ServiceConsumer
+from services.events import Event
+from services.inbox import Handler, handle_once
+from services.outbox import OutboxRelay
+from services.settings import BaseSettings
+
+log = logging.getLogger("services.worker")
+
+
+def dispatcher(session_factory: sessionmaker, handlers: Mapping[str, Handler]):
+    """The consumer callback: route an event to its handler, once per event id."""
+    def dispatch(event: Event) -> None:
+        handler = handlers.get(event.type)
+        if handler is None:  # bound by mistake or left over from an older binding: nothing to do
+            log.info("event without handler ignored", extra={"event_type": event.type})
+            return
+        handle_once(session_factory, handler, event)
+    return dispatch
+
+
+def run_worker(service: str, settings: BaseSettings, session_factory: sessionmaker,
+               handlers: Mapping[str, Handler], stop: threading.Event | None = None) -> None:
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+
+    relay = OutboxRelay(session_factory, Bus(settings.broker_url, settings.bus_namespace))
+    relay_thread = threading.Thread(target=relay.run_forever, args=(stop, settings.outbox_poll_seconds),
+                                    name="outbox-relay", daemon=True)
+    relay_thread.start()
+    log.info("worker started", extra={"handles": sorted(handlers)})
+    if handlers:
+        consumer = ServiceConsumer(Bus(settings.broker_url, settings.bus_namespace,
+                                       quorum=not settings.is_local and settings.broker_url.startswith("amqp")),
+                                   service, handlers.keys(), dispatcher(session_factory, handlers),
+                                   settings.retry_delays_ms)
+        consumer.run_until(stop)
+    stop.wait()
+    relay_thread.join(timeout=10)
+    log.info("worker stopped")
