@@ -37,15 +37,17 @@ SERVICES = (
 )
 
 
-def embedded_environment(data_dir: Path, gateway_port: int = 8000, base: dict | None = None) -> dict[str, str]:
-    """Every variable the services read, for an embedded run rooted at `data_dir`."""
+def embedded_environment(data_dir: Path, gateway_port: int = 8000, base: dict | None = None,
+                         ports: dict[str, int] | None = None) -> dict[str, str]:
+    """Every variable the services read, for an embedded run rooted at `data_dir` (`ports` by package)."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     secret_file = data_dir / "local-secret"
     if not secret_file.exists():
         secret_file.write_text(secrets.token_urlsafe(32))
         secret_file.chmod(0o600)
-    ports = {spec.package: (gateway_port if spec.package == "gateway" else spec.port) for spec in SERVICES}
+    ports = ports or {spec.package: (gateway_port if spec.package == "gateway" else spec.port) for spec in SERVICES}
+    gateway_port = ports["gateway"]
     env = dict(os.environ if base is None else base)
     env.update({
         "ASSMAT_ENV": "local",
