@@ -1,0 +1,183 @@
+"""The bus, the outbox relay and the inbox against real servers (PostgreSQL + RabbitMQ), and the same behaviour on
+the embedded pair (SQLite + the SQLite bus transport)."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from services.bus import ERROR_HEADER, Bus, ServiceConsumer
+from services.db import UnitOfWork, kernel_tables, make_engine, make_session_factory
+from services.events import Event
+from services.inbox import handle_once
+from services.outbox import OUTBOX, OutboxRelay
+from services.settings import BaseSettings
+from services.worker import run_worker
+
+metadata = sa.MetaData()
+kernel_tables(metadata)
+effects = sa.Table("effects", metadata, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+                   sa.Column("subject", sa.String(50), nullable=False))
+
+
+@pytest.fixture(params=["postgres+rabbitmq", "sqlite+sqlitebus"])
+def stack(request, tmp_path):
+    """(session_factory, bus factory) on one of the two ways of running."""
+    if request.param == "postgres+rabbitmq":
+        servers = request.getfixturevalue("real_servers")
+        database_url = servers.database(f"kernel_{uuid.uuid4().hex[:6]}")
+        broker_url, namespace = servers.broker_url, f"{servers.namespace}_{uuid.uuid4().hex[:6]}"
+    else:
+        database_url = f"sqlite:///{tmp_path / 'svc.sqlite3'}"
+        broker_url, namespace = f"sqlitebus:///{tmp_path / 'bus.sqlite3'}", "embedded"
+    engine = make_engine(database_url)
+    metadata.create_all(engine)
+    yield make_session_factory(engine), lambda: Bus(broker_url, namespace), (broker_url, namespace, database_url)
+    engine.dispose()
+
+
+def event(subject: str, type_: str = "agrement.granted") -> Event:
+    return Event(type=type_, version=1, subject=subject, data={"n": subject}, producer="test")
+
+
+def consume(bus: Bus, service: str, types: list[str], callback, seconds: float, delays=(100, 200)) -> ServiceConsumer:
+    consumer = ServiceConsumer(bus, service, types, callback, list(delays))
+    consumer.drain_for(seconds)
+    return consumer
+
+
+def test_outbox_relay_publishes_committed_events_once_and_marks_them_sent(stack):
+    session_factory, make_bus, _ = stack
+    bus = make_bus()
+    bus.declare("fiche", ["agrement.granted"], [100])
+    with UnitOfWork(session_factory) as uow:
+        for subject in ("a", "b", "c"):
+            uow.add_event(event(subject))
+        uow.commit()
+    with UnitOfWork(session_factory) as uow:  # rolled back: must never be published
+        uow.add_event(event("rolled-back"))
+    relay = OutboxRelay(session_factory, bus)
+    assert relay.run_once() == 3
+    assert relay.run_once() == 0 and relay.pending() == 0
+    received = []
+    consume(bus, "fiche", ["agrement.granted"], lambda e: received.append(e.subject), 1.5)
+    assert received == ["a", "b", "c"]
+
+
+def test_a_broker_outage_delays_events_and_never_loses_them(stack):
+    session_factory, make_bus, (broker_url, namespace, _) = stack
+    with UnitOfWork(session_factory) as uow:
+        uow.add_event(event("during-outage"))
+        uow.commit()
+    dead_url = "amqp://guest:guest@127.0.0.1:1//" if broker_url.startswith("amqp") else "sqlitebus:///"
+    broken = OutboxRelay(session_factory, Bus(dead_url, namespace, connect_timeout=0.5))
+    assert broken.run_once() == 0
+    with session_factory() as session:
+        attempts, error = session.execute(sa.select(OUTBOX.c.attempts, OUTBOX.c.last_error)).one()
+    assert attempts == 1 and error
+    bus = make_bus()
+    bus.declare("fiche", ["agrement.granted"], [100])
+    assert OutboxRelay(session_factory, bus).run_once() == 1
+    received = []
+    consume(bus, "fiche", ["agrement.granted"], lambda e: received.append(e.subject), 1.0)
+    assert received == ["during-outage"]
+
+
+def test_each_service_queue_gets_only_the_types_it_is_bound_to(stack):
+    _, make_bus, _ = stack
+    bus = make_bus()
+    bus.declare("fiche", ["agrement.granted", "place.located"], [100])
+    bus.declare("identity", ["agrement.granted"], [100])
+    for e in (event("g1"), event("p1", "place.located"), event("x1", "mail.delivered")):
+        bus.publish(e)
+    fiche, identity = [], []
+    consume(bus, "fiche", ["agrement.granted", "place.located"], lambda e: fiche.append(e.subject), 1.0)
+    consume(bus, "identity", ["agrement.granted"], lambda e: identity.append(e.subject), 1.0)
+    assert sorted(fiche) == ["g1", "p1"] and identity == ["g1"]
+
+
+def test_a_poison_event_is_retried_then_dead_lettered_with_its_error_and_the_queue_moves_on(stack):
+    _, make_bus, _ = stack
+    bus = make_bus()
+    bus.declare("fiche", ["agrement.granted"], [100, 200])
+    attempts, handled = [], []
+
+    def handler(e: Event) -> None:
+        if e.subject == "poison":
+            attempts.append(time.monotonic())
+            raise ValueError("cannot handle this one")
+        handled.append(e.subject)
+
+    bus.publish(event("poison"))
+    bus.publish(event("fine"))
+    with bus.connection() as conn:  # not even an event: straight to the dead letters, no retry
+        conn.Producer(serializer="json").publish({"hello": "world"}, exchange=bus.exchange,
+                                                  routing_key="agrement.granted", declare=[bus.exchange])
+    consume(bus, "fiche", ["agrement.granted"], handler, 3.0)
+    assert handled == ["fine"]
+    assert len(attempts) == 3, "one try and two retries"
+    assert attempts[1] - attempts[0] >= 0.09 and attempts[2] - attempts[1] >= 0.19, "backoff grows"
+    with bus.connection() as conn:
+        dead = bus.dead_letter_queue("fiche")(conn.default_channel)
+        letters = [dead.get(no_ack=True) for _ in range(2)]
+    errors = sorted(letter.headers[ERROR_HEADER] for letter in letters)
+    assert "cannot handle this one" in errors[0] and errors[1].startswith("not a valid event")
+
+
+def test_inbox_makes_a_redelivered_event_a_no_op(stack):
+    session_factory, _, _ = stack
+
+    def handler(uow, e):
+        uow.session.execute(effects.insert().values(subject=e.subject))
+
+    once = event("same")
+    assert handle_once(session_factory, handler, once) is True
+    assert handle_once(session_factory, handler, once) is False
+    with session_factory() as session:
+        assert session.execute(sa.select(sa.func.count()).select_from(effects)).scalar_one() == 1
+
+
+def test_a_failing_handler_leaves_no_effect_and_no_inbox_record(stack):
+    session_factory, _, _ = stack
+    failing = event("fails")
+
+    def handler(uow, e):
+        uow.session.execute(effects.insert().values(subject=e.subject))
+        raise RuntimeError("half-way")
+
+    with pytest.raises(RuntimeError):
+        handle_once(session_factory, handler, failing)
+    assert handle_once(session_factory, lambda uow, e: None, failing) is True
+
+
+def test_worker_consumes_and_relays_what_its_handlers_record(stack):
+    session_factory, make_bus, (broker_url, namespace, database_url) = stack
+    settings = BaseSettings(broker_url=broker_url, bus_namespace=namespace, database_url=database_url,
+                            outbox_poll_seconds=0.05, consumer_retry_delays_ms="100")
+    bus = make_bus()
+    bus.declare("geo", ["agrement.granted"], [100])
+    bus.declare("fiche", ["place.located"], [100])
+
+    def locate(uow, e):
+        uow.session.execute(effects.insert().values(subject=e.subject))
+        uow.add_event(event(e.subject, "place.located"))
+
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=("geo", settings, session_factory,
+                                                       {"agrement.granted": locate}, stop))
+    worker.start()
+    try:
+        for subject in ("w1", "w2"):
+            bus.publish(event(subject))
+        located = []
+        deadline = time.monotonic() + 10
+        while len(located) < 2 and time.monotonic() < deadline:
+            consume(bus, "fiche", ["place.located"], lambda e: located.append(e.subject), 0.5)
+    finally:
+        stop.set()
+        worker.join(timeout=15)
+    assert sorted(located) == ["w1", "w2"]
+    assert not worker.is_alive()
