@@ -30,13 +30,15 @@ class RealServers:
         return f"test_{self.run_id}"
 
     def database(self, name: str) -> str:
-        """Create a fresh database for this run and return its URL; dropped when the session ends."""
+        """Create a fresh database for this run and return its URL; dropped when the session ends.
+
+        Names are numbered, so a fixture may ask for the same name in every test."""
         import sqlalchemy as sa
         from sqlalchemy.engine import make_url
 
         from services.db import normalize_url
 
-        db_name = f"t_{self.run_id}_{name}".lower().replace("-", "_")
+        db_name = f"t_{self.run_id}_{len(self._created)}_{name}".lower().replace("-", "_")[:63]
         admin = sa.create_engine(normalize_url(self.postgres_url), isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.exec_driver_sql(f'CREATE DATABASE "{db_name}"')

@@ -1,0 +1,52 @@
+"""agrement-svc's tables."""
+import sqlalchemy as sa
+
+from services.db import kernel_tables
+
+metadata = sa.MetaData()
+kernel_tables(metadata)
+
+agrements = sa.Table(
+    "agrements", metadata,
+    sa.Column("pmi_number", sa.String(6), primary_key=True),
+    sa.Column("civility", sa.String(10)),
+    sa.Column("first_name", sa.String(100), nullable=False),
+    sa.Column("last_name", sa.String(100), nullable=False),
+    sa.Column("birth_name", sa.String(100)),
+    sa.Column("birth_date", sa.Date, nullable=False),
+    sa.Column("email", sa.String(254)),
+    sa.Column("phone", sa.String(30)),
+    sa.Column("address_line", sa.String(300), nullable=False),
+    sa.Column("address_complement", sa.String(300)),
+    sa.Column("postcode", sa.String(5), nullable=False),
+    sa.Column("commune_insee", sa.String(5), nullable=False, index=True),
+    sa.Column("circonscription", sa.String(100), nullable=False, index=True),
+    sa.Column("capacity_total", sa.Integer, nullable=False),
+    sa.Column("capacity_under_3", sa.Integer, nullable=False),
+    sa.Column("validity_start", sa.Date, nullable=False),
+    sa.Column("validity_end", sa.Date, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("publication_opposed", sa.Boolean, nullable=False),
+    sa.Column("place_type", sa.String(10), nullable=False),
+    sa.Column("mam_id", sa.String(50), index=True),
+    sa.Column("mam_name", sa.String(200)),
+    sa.Column("record", sa.JSON, nullable=False),          # the record as imported, for fields added later
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+import_runs = sa.Table(
+    "import_runs", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("file_name", sa.String(300), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("rows_read", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("granted", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("modified", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("withdrawn", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("unchanged", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rejected", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rejections", sa.JSON),
+)

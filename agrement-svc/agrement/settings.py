@@ -1,0 +1,13 @@
+from dataclasses import dataclass
+
+from services.settings import BaseSettings, load, setting
+
+
+@dataclass(frozen=True)
+class Settings(BaseSettings):
+    port: int = setting(8102)
+    import_batch_size: int = setting(500, help="rows applied per transaction during an import")
+
+
+def load_settings() -> Settings:
+    return load(Settings, "agrement")
