@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from geo.adapters.orm import communes
-from geo.domain.locate import fold
+from services.text import commune_key
 from services.communes import load_communes
 
 
@@ -17,7 +17,7 @@ def load_reference(session_factory: sessionmaker, departements: list[str] | None
     with session_factory() as session, session.begin():
         known = set(session.execute(sa.select(communes.c.insee_code)).scalars())
         rows = [{
-            "insee_code": c.insee_code, "name": c.name, "search_name": fold(c.name),
+            "insee_code": c.insee_code, "name": c.name, "search_name": commune_key(c.name),
             "departement_code": c.departement_code, "postcodes": " ".join(c.postcodes),
             "latitude": c.latitude, "longitude": c.longitude, "population": c.population,
         } for code, c in wanted.items() if code not in known]

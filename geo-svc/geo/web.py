@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
 
 from geo.adapters.orm import communes, places
-from geo.domain.locate import fold
+from services.text import commune_key
 from services.web import ApiError
 
 bp = Blueprint("geo", __name__, url_prefix="/api")
@@ -34,7 +34,7 @@ def search_communes():
     if query.isdigit():
         statement = statement.where(communes.c.postcodes.contains(query))
     else:
-        folded = fold(query)
+        folded = commune_key(query)
         statement = statement.where(communes.c.search_name.startswith(folded, autoescape=True))
     if request.args.get("departement"):
         statement = statement.where(communes.c.departement_code == request.args["departement"])

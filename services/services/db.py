@@ -49,7 +49,8 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 5)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", 5)
     return sa.create_engine(url, **kwargs)
 
 

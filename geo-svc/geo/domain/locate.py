@@ -6,19 +6,11 @@ Base Adresse Nationale geocoder comes in its own issue. A commune-level result i
 """
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
+from services.text import fold
+
 MUNICIPALITY_SCORE = 0.3  # a commune centre is far from the door: low confidence, but shown on the map
-
-
-def fold(text: str) -> str:
-    """Lower case, no accents, hyphens and apostrophes as spaces: 'Lèves' and 'leves' match, 'St-' too."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
-    plain = plain.replace("-", " ").replace("'", " ").replace("’", " ")
-    plain = " ".join(plain.split())
-    return plain.replace("saint ", "st ").replace("sainte ", "ste ")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import threading
 import traceback
 from typing import Callable, Iterable
 
-from kombu import Connection, Exchange, Producer, Queue
+from kombu import Connection, Exchange, Producer, Queue, binding
 from kombu.mixins import ConsumerMixin
 
 from services import correlation
@@ -101,10 +101,8 @@ class Bus:
 
     def service_queue(self, service: str, event_types: Iterable[str]) -> Queue:
         arguments = {"x-queue-type": "quorum"} if self.quorum else None
-        bindings = [b for b in event_types]
-        from kombu import binding
         return Queue(self.queue_name(service), exchange=self.exchange, durable=True, queue_arguments=arguments,
-                     bindings=[binding(self.exchange, routing_key=t) for t in bindings])
+                     bindings=[binding(self.exchange, routing_key=type_) for type_ in event_types])
 
     def retry_queue(self, service: str, step: int, delay_ms: int) -> Queue:
         return Queue(f"{self.queue_name(service)}.retry.{step}", durable=True, queue_arguments={
@@ -162,6 +160,9 @@ class ServiceConsumer(ConsumerMixin):
         try:
             with correlation.bound(event.correlation_id):
                 self.callback(event)
+        except InvalidEvent as error:  # the data can never be handled: retrying would only delay the dead letter
+            self._dead_letter(event.to_dict(), headers, f"invalid event data: {error}", message)
+            return
         except Exception as error:
             if attempts < len(self.retry_delays_ms):
                 self._retry(event, headers, attempts + 1, error, message)

@@ -1,0 +1,94 @@
+"""The part of an agrément event that fiche-svc keeps.
+
+Agrément events carry the whole record, birth date and home address included (identity needs the former, geo-svc
+the latter). Only what a public fiche may show, plus what decides whether it is shown, is picked here: anything
+else is never read, so it cannot be stored by mistake.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from services.events import InvalidEvent
+
+_PMI_NUMBER = re.compile(r"^\d{6}$")
+POSTCODE = re.compile(r"^\d{5}$")
+INSEE_CODE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+
+
+@dataclass(frozen=True)
+class AgrementState:
+    civility: str | None
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    postcode: str
+    commune_insee: str
+    capacity_total: int
+    capacity_under_3: int
+    validity_end: dt.date | None
+    status: str
+    publication_opposed: bool
+    in_mam: bool  # place_type mam; any other place is shown as the assmat's own
+    mam_name: str | None
+
+
+def pmi_number(subject: str) -> str:
+    if not _PMI_NUMBER.match(subject or ""):
+        raise InvalidEvent(f"agrément subject {subject!r} is not a 6-digit PMI number")
+    return subject
+
+
+def status(data: Mapping[str, Any]) -> str:
+    """The status as sent. An unknown value is kept, not refused: the publication rules show only the statuses
+    they know to be public, so a status added upstream hides the fiche instead of blocking the event."""
+    value = data.get("status")
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > 20:
+        raise InvalidEvent(f"agrément field status is not a status: {value!r}")
+    return value.strip()
+
+
+def agrement_state(data: Mapping[str, Any]) -> AgrementState:
+    """Read an agrément event's data; InvalidEvent names the first field that cannot be used."""
+    def text(name: str, required: bool = False, limit: int = 100) -> str | None:
+        value = data.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidEvent(f"agrément field {name} is not a string")
+        value = (value or "").strip() or None
+        if required and value is None:
+            raise InvalidEvent(f"agrément field {name} is empty")
+        if value is not None and len(value) > limit:
+            raise InvalidEvent(f"agrément field {name} is longer than {limit} characters")
+        return value
+
+    def matching(name: str, pattern: re.Pattern) -> str:
+        value = text(name, required=True)
+        if not pattern.match(value):
+            raise InvalidEvent(f"agrément field {name} has an unexpected form: {value!r}")
+        return value
+
+    def count(name: str) -> int:
+        value = data.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidEvent(f"agrément field {name} is not a count: {value!r}")
+        return value
+
+    validity_end = text("validity_end")
+    try:
+        validity_end = dt.date.fromisoformat(validity_end) if validity_end else None
+    except ValueError:
+        raise InvalidEvent(f"agrément field validity_end is not a date: {validity_end!r}") from None
+    if not isinstance(data.get("publication_opposed"), bool):
+        raise InvalidEvent("agrément field publication_opposed is not a boolean")
+    return AgrementState(
+        civility=text("civility", limit=10), first_name=text("first_name", required=True),
+        last_name=text("last_name", required=True), email=text("email", limit=254), phone=text("phone", limit=30),
+        postcode=matching("postcode", POSTCODE), commune_insee=matching("commune_insee", INSEE_CODE),
+        capacity_total=count("capacity_total"), capacity_under_3=count("capacity_under_3"),
+        validity_end=validity_end, status=status(data),
+        publication_opposed=data["publication_opposed"], in_mam=text("place_type") == "mam",
+        mam_name=text("mam_name", limit=200),
+    )

@@ -1,0 +1,129 @@
+"""Publication rules (DOMAIN.md "Rules"; CASF D421-15 for the opposition)."""
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from fiche.domain.agrement import agrement_state
+from fiche.domain.publication import (commune_point, public_contact, public_fiche, public_location,
+                                      unpublished_reason, withdrawal_status)
+from services.events import InvalidEvent
+
+TODAY = dt.date(2025, 6, 15)
+
+
+@pytest.fixture
+def state(make):
+    return agrement_state(make.agrement_data(validity_end="2027-12-31"))
+
+
+@pytest.mark.parametrize("status, reason", [
+    ("active", None),
+    ("temporary_stop", None),
+    ("suspended", "suspended"),
+    ("withdrawn", "withdrawn"),
+    ("expired", "expired"),
+    ("not_started", "not_started"),
+    ("struck_off", "unknown_status"),  # a status added upstream hides the fiche rather than showing it
+])
+def test_only_active_and_temporarily_stopped_agrements_are_public(state, status, reason):
+    assert unpublished_reason(dataclasses.replace(state, status=status), TODAY) == reason
+
+
+def test_opposition_to_publication_hides_the_fiche_D421_15(state):
+    assert unpublished_reason(dataclasses.replace(state, publication_opposed=True), TODAY) == "opposed"
+
+
+@pytest.mark.parametrize("sent, kept", [
+    ("suspended", "suspended"), ("withdrawn", "withdrawn"), ("active", "withdrawn"), ("temporary_stop", "withdrawn"),
+    (None, "withdrawn"), ("", "withdrawn"),
+])
+def test_a_withdrawal_never_leaves_a_public_status(sent, kept):
+    assert withdrawal_status(sent) == kept
+
+
+def test_validity_end_is_the_last_public_day(state):
+    assert unpublished_reason(dataclasses.replace(state, validity_end=TODAY), TODAY) is None
+    assert unpublished_reason(dataclasses.replace(state, validity_end=TODAY - dt.timedelta(days=1)),
+                              TODAY) == "expired"
+
+
+def test_an_agrement_without_end_date_does_not_lapse(state):
+    assert unpublished_reason(dataclasses.replace(state, validity_end=None), TODAY) is None
+
+
+def test_temporary_stop_hides_contact_details():
+    assert public_contact("temporary_stop", "a@example.org", "02 37 00 00 00") is None
+
+
+def test_active_shows_the_contact_details_that_exist():
+    assert public_contact("active", "a@example.org", "02 37 00 00 00") == {
+        "email": "a@example.org", "phone": "02 37 00 00 00"}
+    assert public_contact("active", None, "02 37 00 00 00") == {"phone": "02 37 00 00 00"}
+    assert public_contact("active", None, None) is None
+
+
+def test_the_contact_she_asks_to_hide_is_not_shown():
+    assert public_contact("active", "a@example.org", "02 37 00 00 00", hidden_channel="email") == {
+        "phone": "02 37 00 00 00"}
+
+
+def test_the_pin_is_the_communes_and_only_for_the_agrements_commune():
+    assert public_location("28085", "28085", 48.44, 1.49) == {
+        "latitude": 48.44, "longitude": 1.49, "precision": "municipality"}
+    assert public_location("28085", "28209", 48.47, 1.48) is None  # she moved; the new place is not known yet
+    assert public_location("28085", None, None, None) is None
+
+
+def test_a_house_number_location_is_replaced_by_the_communes_point():
+    assert commune_point("housenumber", 48.4461, 1.4792, 48.4435, 1.4882) == (48.4435, 1.4882)
+    assert commune_point("municipality", 48.4435, 1.4882, 48.40, 1.40) == (48.4435, 1.4882)
+
+
+def _record(**overrides):
+    record = {"fiche_id": "f" * 32, "kind": "assmat", "status": "active", "civility": "Mme",
+              "first_name": "Marie", "last_name": "Lefèvre", "email": "m@example.org", "phone": "02 37 00 00 01",
+              "postcode": "28000", "commune_insee": "28085", "commune_name": "Chartres", "capacity_total": 4,
+              "capacity_under_3": 3, "in_mam": False, "mam_name": None, "place_commune_insee": "28085",
+              "latitude": 48.44, "longitude": 1.49}
+    record.update(overrides)
+    return record
+
+
+def test_public_fiche_shows_name_commune_capacity_and_contact():
+    fiche = public_fiche(_record())
+    assert fiche["civility"] == "Mme" and fiche["first_name"] == "Marie" and fiche["last_name"] == "Lefèvre"
+    assert fiche["commune"] == {"insee": "28085", "name": "Chartres", "postcode": "28000"}
+    assert fiche["capacity"] == {"total": 4, "under_3": 3}
+    assert fiche["contact"] == {"phone": "02 37 00 00 01", "email": "m@example.org"}
+    assert fiche["mam"] is None
+
+
+def test_public_fiche_names_the_mam_only_for_an_assmat_working_in_one():
+    assert public_fiche(_record(in_mam=True, mam_name="MAM Les Lutins"))["mam"] == {"name": "MAM Les Lutins"}
+    assert public_fiche(_record(in_mam=False, mam_name="MAM Les Lutins"))["mam"] is None
+
+
+def test_public_fiche_in_temporary_stop_has_no_contact():
+    assert public_fiche(_record(status="temporary_stop"))["contact"] is None
+
+
+def test_agrement_state_keeps_nothing_the_public_must_not_see(make):
+    state = agrement_state(make.agrement_data())
+    kept = {field.name for field in dataclasses.fields(state)}
+    assert not kept & {"birth_date", "birth_name", "address_line", "address_complement", "circonscription",
+                       "pmi_number", "validity_start", "mam_id"}
+    assert make.birth_date not in repr(state) and make.home_address not in repr(state)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("postcode", "2800"), ("commune_insee", "chartres"), ("capacity_total", -1), ("capacity_under_3", "3"),
+    ("publication_opposed", "false"), ("validity_end", "31/12/2027"), ("last_name", " "), ("status", None),
+])
+def test_an_unusable_agrement_is_refused(make, field, value):
+    with pytest.raises(InvalidEvent, match=field):
+        agrement_state(make.agrement_data(**{field: value}))
+
+
+def test_corsican_insee_codes_are_accepted(make):
+    assert agrement_state(make.agrement_data(commune_insee="2A004", postcode="20000")).commune_insee == "2A004"

@@ -1,0 +1,41 @@
+"""The one place that wires notify-svc's engine, sessions, bus, mail transport and handlers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.headerregistry import Address
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from notify.adapters.transport import SinkTransport, SmtpTransport, make_transport
+from notify.domain.messages import checked_sender
+from notify.handlers import make_handlers
+from notify.settings import Settings
+from services.bus import Bus
+from services.db import make_engine, make_session_factory
+from services.inbox import Handler
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker
+    bus: Bus
+    transport: SmtpTransport | SinkTransport
+    sender: Address
+
+    @property
+    def sink(self) -> SinkTransport | None:
+        """The mail sink whose pages the web process shows; only ever in local runs."""
+        return self.transport if isinstance(self.transport, SinkTransport) and self.settings.is_local else None
+
+    def handlers(self) -> dict[str, Handler]:
+        # The bus delivers an event once, then once more per retry delay, then dead-letters it.
+        return make_handlers(self.transport, self.sender, max_attempts=len(self.settings.retry_delays_ms) + 1)
+
+
+def bootstrap(settings: Settings) -> Container:
+    engine = make_engine(settings.database_url)
+    return Container(settings, engine, make_session_factory(engine), Bus(settings.broker_url, settings.bus_namespace),
+                     make_transport(settings), checked_sender(settings.mail_from))

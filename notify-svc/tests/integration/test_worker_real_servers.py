@@ -1,0 +1,117 @@
+"""Workers on real PostgreSQL and RabbitMQ: events published on the bus become one mail each, announced; a mail
+that cannot go out is retried with backoff, then dead-lettered and announced as failed."""
+import json
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from notify.adapters.orm import mails, metadata
+from notify.bootstrap import bootstrap
+from notify.settings import load_settings
+from notify.worker import run
+from services.bus import Bus
+from services.catalogue.identity import EMAIL_CONFIRMATION_REQUESTED
+from services.db import make_engine
+from services.outbox import OUTBOX
+
+
+def _wait_for(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def start_workers(real_servers):
+    """`start_workers(mail_url, count)` runs `count` notify workers on one queue, as when the service is scaled."""
+    started = []
+
+    def start(mail_url: str, count: int):
+        database_url = real_servers.database(f"notify_{len(started)}")
+        # services.db.upgrade() cannot run on PostgreSQL yet (make_engine adds pool_size to its NullPool engine):
+        # the tables come from the metadata, which test_migrations checks against the migration.
+        engine = make_engine(database_url)
+        metadata.create_all(engine)
+        engine.dispose()
+        settings = load_settings({"ASSMAT_ENV": "test", "NOTIFY_DATABASE_URL": database_url,
+                                  "BROKER_URL": real_servers.broker_url, "BUS_NAMESPACE": real_servers.namespace,
+                                  "NOTIFY_MAIL_URL": mail_url, "OUTBOX_POLL_SECONDS": "0.05",
+                                  "CONSUMER_RETRY_DELAYS_MS": "100,200"})
+        container = bootstrap(settings)
+        bus = Bus(settings.broker_url, settings.bus_namespace)
+        # Declared before anything is published: a topic exchange drops what no queue is bound to yet.
+        bus.declare("notify", container.handlers().keys(), settings.retry_delays_ms)
+        stop = threading.Event()
+        threads = [threading.Thread(target=run, args=(settings, stop), daemon=True) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        started.append((settings, container, bus, stop, threads))
+        return container, bus
+
+    yield start
+    for settings, container, bus, stop, threads in started:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
+        assert not any(thread.is_alive() for thread in threads)
+        queue = bus.queue_name("notify")
+        with bus.connection() as connection:
+            for name in [queue, f"{queue}.dead", *(f"{queue}.retry.{step}"
+                                                    for step in range(1, len(settings.retry_delays_ms) + 1))]:
+                connection.default_channel.queue_delete(name)
+        bus.close()
+        container.engine.dispose()
+
+
+def _outbox(container, event_type):
+    with container.session_factory() as session:
+        return [json.loads(payload)["data"] for payload in session.execute(
+            sa.select(OUTBOX.c.payload).where(OUTBOX.c.event_type == event_type)
+            .where(OUTBOX.c.sent_at.is_not(None))).scalars()]
+
+
+def _mail_rows(container):
+    with container.session_factory() as session:
+        return session.execute(sa.select(mails.c.cause_event_id, mails.c.status, mails.c.attempts)).all()
+
+
+def test_published_events_are_mailed_once_each_and_announced(start_workers, confirmation_data, tmp_path):
+    container, bus = start_workers(f"sink://{tmp_path / 'mail'}", count=2)
+    events = [EMAIL_CONFIRMATION_REQUESTED.build(data["account_id"], data)
+              for data in (confirmation_data(email=f"assmat{number}@example.fr") for number in range(6))]
+    for event in events:
+        bus.publish(event)
+    bus.publish(events[0])  # a redelivery of the first: must not become a second mail
+
+    assert _wait_for(lambda: len(_outbox(container, "mail.delivered")) == len(events))
+    time.sleep(1)  # room for a duplicate to show up, if the workers made one
+    caught = sorted(message.to for message in container.transport.messages())
+    assert caught == sorted(f"assmat{number}@example.fr" for number in range(6))
+    assert sorted(_mail_rows(container)) == sorted((event.id, "sent", 1) for event in events)
+    assert sorted(data["cause_event_id"] for data in _outbox(container, "mail.delivered")) == \
+        sorted(event.id for event in events)
+
+
+def test_a_mail_that_cannot_go_out_is_retried_then_dead_lettered_and_announced(start_workers, confirmation_event,
+                                                                                tmp_path):
+    (tmp_path / "not-a-directory").write_text("")
+    container, bus = start_workers(f"sink://{tmp_path / 'not-a-directory' / 'mail'}", count=1)
+    event = confirmation_event()
+
+    bus.publish(event)
+
+    assert _wait_for(lambda: len(_outbox(container, "mail.failed")) == 1)
+    assert _mail_rows(container) == [(event.id, "failed", 3)]  # the first delivery and one per retry delay
+    [failed] = _outbox(container, "mail.failed")
+    assert failed["cause_event_id"] == event.id and "cannot write to the mail sink" in failed["error"]
+    with bus.connection() as connection:
+        dead = connection.SimpleQueue(f"{bus.queue_name('notify')}.dead")
+        message = dead.get(timeout=10)
+        assert message.payload["id"] == event.id
+        message.ack()
+        dead.close()
