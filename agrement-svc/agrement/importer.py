@@ -81,6 +81,7 @@ def apply_batch(uow: UnitOfWork, records: list[AgrementRecord], report: ImportRe
         sa.select(agrements.c.pmi_number, agrements.c.fingerprint, agrements.c.status, agrements.c.record)
         .where(agrements.c.pmi_number.in_(numbers))).mappings()}
     now = dt.datetime.now(dt.timezone.utc)
+    new_rows: list[dict] = []
     for record in records:
         fingerprint = record_fingerprint(record)
         previous = known.get(record.pmi_number)
@@ -91,11 +92,13 @@ def apply_batch(uow: UnitOfWork, records: list[AgrementRecord], report: ImportRe
         data = record_to_dict(record)
         values = {**_columns(record), "record": data, "fingerprint": fingerprint, "updated_at": now}
         if previous is None:
-            session.execute(agrements.insert().values(**values, created_at=now))
+            new_rows.append({**values, "created_at": now})
         else:
             session.execute(agrements.update().where(agrements.c.pmi_number == record.pmi_number).values(**values))
             data = {**data, "changed_fields": _changed_fields(previous["record"], data)}
         uow.add_event(spec.build(record.pmi_number, data))
+    if new_rows:  # one executemany: per-row statements made imports of a whole département crawl
+        session.execute(agrements.insert(), new_rows)
 
 
 def import_extract(session_factory: sessionmaker, lines: Iterable[str], file_name: str, *, batch_size: int = 500,

@@ -64,9 +64,11 @@ class UnitOfWork:
     def __init__(self, session_factory: sessionmaker[Session]):
         self._session_factory = session_factory
         self.session: Session | None = None
+        self._events: list = []
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
+        self._events = []
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -78,12 +80,16 @@ class UnitOfWork:
 
     def commit(self) -> None:
         assert self.session is not None
+        if self._events:
+            from services.outbox import record_many
+            record_many(self.session, self._events)
+            self._events.clear()
         self.session.commit()
 
     def add_event(self, event) -> None:
-        """Record an integration event in this transaction; the outbox relay publishes it after commit."""
-        from services.outbox import record
-        record(self.session, event)
+        """Record an integration event in this transaction (written to the outbox at commit, in one statement);
+        the outbox relay publishes it after commit."""
+        self._events.append(event)
 
 
 def kernel_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:

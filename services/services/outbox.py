@@ -1,6 +1,6 @@
 """Transactional outbox: events are written with the state change, then a relay publishes them.
 
-`record(session, event)` inserts the event in the caller's transaction. `OutboxRelay.run_once()` takes a batch of
+`record_many(session, events)` inserts events in the caller's transaction (UnitOfWork.add_event does it at commit). `OutboxRelay.run_once()` takes a batch of
 unsent rows (FOR UPDATE SKIP LOCKED on PostgreSQL, so several relays never publish the same row concurrently),
 publishes each with publisher confirms and marks it sent. A broker outage leaves the rows unsent; the next pass
 retries them. Nothing is lost, and a row can be published twice only if the process dies between the broker's
@@ -26,9 +26,11 @@ from services.db import kernel_tables  # noqa: E402  (module-level table descrip
 OUTBOX, _ = kernel_tables(_metadata)
 
 
-def record(session: Session, event: Event) -> None:
-    session.execute(OUTBOX.insert().values(event_id=event.id, event_type=event.type, payload=event.to_json(),
-                                           created_at=dt.datetime.now(dt.timezone.utc)))
+def record_many(session: Session, events: list[Event]) -> None:
+    """Insert events in the caller's transaction, in order, with one executemany."""
+    now = dt.datetime.now(dt.timezone.utc)
+    session.execute(OUTBOX.insert(), [{"event_id": event.id, "event_type": event.type, "payload": event.to_json(),
+                                       "created_at": now} for event in events])
 
 
 class OutboxRelay:
