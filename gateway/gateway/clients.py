@@ -1,0 +1,178 @@
+"""Every call the gateway makes to another service: one typed client per service, every downstream path here.
+
+They all go through `Downstream`, which forwards the caller's bearer token and the correlation id, bounds each call
+with timeouts, and turns a refusal into a `DownstreamError` that carries the service's own code and French message
+(shown to people as is). A service that does not answer, or answers 5xx, raises `ServiceUnavailable` instead.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import requests
+
+from services import correlation
+
+log = logging.getLogger("gateway.clients")
+
+TIMEOUT = (2.0, 10.0)          # seconds: connect, read
+HEALTH_TIMEOUT = (1.0, 2.0)    # a readiness probe checks five services in a row: keep it short
+UNAVAILABLE_MESSAGE = "Ce service est temporairement indisponible. Réessayez dans quelques minutes."
+_FALLBACK_MESSAGES = {404: "Ressource introuvable.", 401: "Authentification requise.", 403: "Accès refusé.",
+                      429: "Trop de demandes, réessayez dans quelques minutes."}
+
+
+class DownstreamError(Exception):
+    def __init__(self, status: int, code: str, message: str, service: str = ""):
+        super().__init__(f"{service}: {status} {code}")
+        self.status, self.code, self.message, self.service = status, code, message, service
+
+
+class ServiceUnavailable(Exception):
+    """Not a refusal (that is DownstreamError): the service could not answer at all, so callers let it propagate."""
+    status, code, message = 503, "service_unavailable", UNAVAILABLE_MESSAGE
+
+    def __init__(self, service: str):
+        super().__init__(f"{service} unavailable")
+        self.service = service
+
+
+def _segment(value: str) -> str:
+    """A path segment taken from the browser can never reach another path of the service."""
+    return quote(str(value), safe="")
+
+
+class Downstream:
+    """The one HTTP helper under every client."""
+
+    def __init__(self, service: str, base_url: str, http: requests.Session):
+        self.service, self.base_url, self.http = service, base_url.rstrip("/"), http
+
+    def request(self, method: str, path: str, *, token: str | None = None, params: dict | None = None,
+                json: dict | None = None, accept: str = "application/json",
+                timeout: tuple[float, float] = TIMEOUT) -> requests.Response:
+        headers = {"Accept": accept}
+        if correlation.current():
+            headers[correlation.HEADER] = correlation.current()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            response = self.http.request(method, self.base_url + path, params=params, json=json, headers=headers,
+                                         timeout=timeout, allow_redirects=False)
+        except requests.RequestException as error:
+            log.warning("downstream unreachable", extra={"downstream": self.service, "path": path,
+                                                         "error": type(error).__name__})
+            raise ServiceUnavailable(self.service) from error
+        if response.status_code >= 500:
+            log.warning("downstream failed", extra={"downstream": self.service, "path": path,
+                                                    "status": response.status_code})
+            raise ServiceUnavailable(self.service)
+        if response.status_code >= 400:
+            raise self._refusal(response)
+        return response
+
+    def json(self, method: str, path: str, **kwargs) -> dict:
+        response = self.request(method, path, **kwargs)
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            log.warning("downstream answered non-JSON", extra={"downstream": self.service, "path": path})
+            raise ServiceUnavailable(self.service) from None
+
+    def _refusal(self, response: requests.Response) -> DownstreamError:
+        try:
+            error = response.json()["error"]
+            code, message = str(error["code"]), str(error["message"])
+        except (ValueError, KeyError, TypeError):
+            code = f"http_{response.status_code}"
+            message = _FALLBACK_MESSAGES.get(response.status_code, "La demande a été refusée.")
+        return DownstreamError(response.status_code, code, message, self.service)
+
+    def health(self) -> None:
+        self.request("GET", "/healthz", timeout=HEALTH_TIMEOUT)
+
+
+class ServiceClient:
+    def __init__(self, downstream: Downstream):
+        self.downstream = downstream
+
+
+class GeoClient(ServiceClient):
+    def search_communes(self, q: str, departement: str | None, limit: int | str | None = None) -> dict:
+        return self.downstream.json("GET", "/api/communes",
+                                    params={"q": q, "departement": departement, "limit": limit})
+
+
+class FicheClient(ServiceClient):
+    def search(self, *, commune: str | None = None, q: str | None = None, page: int | str | None = None,
+               per_page: int | str | None = None) -> dict:
+        return self.downstream.json("GET", "/api/fiches", params={"commune": commune, "q": q, "page": page,
+                                                                  "per_page": per_page})
+
+    def get(self, fiche_id: str) -> dict:
+        return self.downstream.json("GET", f"/api/fiches/{_segment(fiche_id)}")
+
+
+class IdentityClient(ServiceClient):
+    def check_activation(self, pmi_number: str, birth_date: str) -> dict:
+        return self.downstream.json("POST", "/api/activation/check",
+                                    json={"pmi_number": pmi_number, "birth_date": birth_date})
+
+    def complete_activation(self, ticket: str, email: str, password: str) -> dict:
+        return self.downstream.json("POST", "/api/activation/complete",
+                                    json={"ticket": ticket, "email": email, "password": password})
+
+    def confirm_activation(self, token: str) -> dict:
+        return self.downstream.json("POST", "/api/activation/confirm", json={"token": token})
+
+    def resend_activation(self, ticket: str) -> dict:
+        return self.downstream.json("POST", "/api/activation/resend", json={"ticket": ticket})
+
+    def login(self, pmi_number: str, password: str) -> dict:
+        return self.downstream.json("POST", "/api/sessions", json={"pmi_number": pmi_number, "password": password})
+
+    def refresh(self, refresh_token: str) -> dict:
+        return self.downstream.json("POST", "/api/sessions/refresh", json={"refresh_token": refresh_token})
+
+    def logout(self, refresh_token: str) -> None:
+        self.downstream.request("POST", "/api/sessions/logout", json={"refresh_token": refresh_token})
+
+
+class AgrementClient(ServiceClient):
+    def my_agrement(self, token: str) -> dict:
+        return self.downstream.json("GET", "/api/agrements/me", token=token)
+
+
+class NotifyClient(ServiceClient):
+    def sink_page(self, subpath: str) -> tuple[str, str]:
+        """A page of the local mail sink, as (html, content type)."""
+        path = "/sink" + ("/" + quote(subpath, safe="/") if subpath else "")
+        response = self.downstream.request("GET", path, accept="text/html")
+        return response.text, response.headers.get("Content-Type", "text/html; charset=utf-8")
+
+
+@dataclass(frozen=True)
+class Clients:
+    identity: IdentityClient
+    agrement: AgrementClient
+    fiche: FicheClient
+    geo: GeoClient
+    notify: NotifyClient
+
+    @classmethod
+    def build(cls, settings, http: requests.Session | None = None) -> Clients:
+        http = http or requests.Session()
+        return cls(identity=IdentityClient(Downstream("identity", settings.identity_url, http)),
+                   agrement=AgrementClient(Downstream("agrement-svc", settings.agrement_url, http)),
+                   fiche=FicheClient(Downstream("fiche-svc", settings.fiche_url, http)),
+                   geo=GeoClient(Downstream("geo-svc", settings.geo_url, http)),
+                   notify=NotifyClient(Downstream("notify-svc", settings.notify_url, http)))
+
+    def readiness(self) -> dict[str, Callable[[], None]]:
+        """The gateway is ready when every service it calls answers its liveness probe."""
+        return {client.downstream.service: client.downstream.health
+                for client in (self.identity, self.agrement, self.fiche, self.geo, self.notify)}

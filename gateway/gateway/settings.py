@@ -1,0 +1,26 @@
+from dataclasses import dataclass
+
+from services.settings import BaseSettings, load, setting
+
+
+@dataclass(frozen=True)
+class Settings(BaseSettings):
+    # The gateway keeps no database and publishes no events: unlike other services it must not require either.
+    database_url: str = setting("")
+    broker_url: str = setting("", shared=True, env="BROKER_URL")
+    port: int = setting(8000)
+    secret_key: str = setting("", secret=True, help="signs the browser session cookie; random per process locally")
+    identity_url: str = setting("http://127.0.0.1:8101")
+    agrement_url: str = setting("http://127.0.0.1:8102")
+    fiche_url: str = setting("http://127.0.0.1:8103")
+    geo_url: str = setting("http://127.0.0.1:8104")
+    notify_url: str = setting("http://127.0.0.1:8105")
+    departement: str = setting("28", help="code of the département the portal serves (narrows commune searches)")
+    departement_name: str = setting("Eure-et-Loir")
+    pmi_phone: str = setting("02 37 20 12 82", help="PMI central's phone, shown in help and error pages")
+    session_idle_minutes: int = setting(30)
+    session_absolute_hours: int = setting(12)
+
+
+def load_settings() -> Settings:
+    return load(Settings, "gateway")
