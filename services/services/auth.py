@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 import requests
 from flask import g, request
@@ -58,17 +58,19 @@ class Principal:
 
 class TokenVerifier:
     def __init__(self, jwks_url: str, issuer: str, audience: str, *, min_refetch_seconds: float = 10.0,
-                 http_timeout: float = 3.0):
+                 http_timeout: float = 3.0, jwks_source: Callable[[], dict] | None = None):
+        """`jwks_source` replaces the HTTP fetch (identity reads its own keys from its database)."""
         self.jwks_url, self.issuer, self.audience = jwks_url, issuer, audience
+        self.jwks_source = jwks_source or self._fetch_over_http
         self.min_refetch_seconds, self.http_timeout = min_refetch_seconds, http_timeout
         self._keys: KeySet | None = None
         self._fetched_at = 0.0
         self._lock = threading.Lock()
 
-    def _fetch(self) -> KeySet:
+    def _fetch_over_http(self) -> dict:
         response = requests.get(self.jwks_url, timeout=self.http_timeout)
         response.raise_for_status()
-        return KeySet.import_key_set(response.json())
+        return response.json()
 
     def _key_set(self, kid: str | None) -> KeySet:
         with self._lock:
@@ -78,7 +80,7 @@ class TokenVerifier:
             stale = time.monotonic() - self._fetched_at >= self.min_refetch_seconds
             if self._keys is None or (not known and stale):
                 try:
-                    self._keys = self._fetch()
+                    self._keys = KeySet.import_key_set(self.jwks_source())
                     self._fetched_at = time.monotonic()
                 except (requests.RequestException, ValueError) as error:
                     if self._keys is None:

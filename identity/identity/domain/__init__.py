@@ -1,0 +1,1 @@
+"""identity's rules: no Flask, no SQLAlchemy session, no kombu."""

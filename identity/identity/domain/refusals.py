@@ -1,0 +1,40 @@
+"""Why identity refuses a request: a stable code for programs and a French message for people.
+
+The web layer only maps a code to an HTTP status; every message lives here, so the wording of the activation and
+login pages can be reviewed in one place.
+"""
+from __future__ import annotations
+
+MESSAGES = {
+    "invalid_pmi_number": "Le numéro de dossier PMI comporte 6 chiffres.",
+    "invalid_birth_date": "La date de naissance doit être une date valide au format AAAA-MM-JJ.",
+    "activation_refused": "Ces informations ne permettent pas d'activer un compte. Vérifiez le numéro et la date de "
+                          "naissance, ou contactez votre circonscription de PMI.",
+    "ticket_invalid": "Votre session d'activation n'est pas valide, recommencez l'étape 1.",
+    "ticket_expired": "Votre session d'activation a expiré, recommencez l'étape 1.",
+    "invalid_email": "L'adresse e-mail n'est pas valide.",
+    "weak_password": "Le mot de passe doit comporter au moins 12 caractères.",
+    "password_too_long": "Le mot de passe ne peut pas dépasser 200 caractères.",
+    "email_taken": "Cette adresse e-mail est déjà utilisée par un autre compte.",
+    "account_already_active": "Ce compte est déjà activé : connectez-vous avec votre numéro de dossier et votre mot "
+                              "de passe.",
+    "conflict": "Une autre demande a modifié ce compte au même moment, réessayez.",
+    "no_pending_activation": "Aucune activation n'attend de confirmation pour ce dossier : renseignez votre adresse "
+                             "e-mail et votre mot de passe.",
+    "link_invalid": "Ce lien n'est pas valide. Utilisez le lien du dernier e-mail reçu, ou recommencez "
+                    "l'activation.",
+    "link_used": "Ce lien a déjà été utilisé : votre compte est activé, connectez-vous.",
+    "link_expired": "Ce lien a expiré. Recommencez l'activation pour recevoir un nouveau lien.",
+    "invalid_credentials": "Identifiant ou mot de passe incorrect.",
+    "email_not_confirmed": "Votre adresse e-mail n'est pas encore confirmée : cliquez sur le lien de l'e-mail que "
+                           "nous vous avons envoyé (pensez à regarder dans les courriers indésirables). Sans cet "
+                           "e-mail, recommencez l'activation pour en recevoir un nouveau.",
+    "session_expired": "Votre session a expiré, reconnectez-vous.",
+}
+
+
+class Refusal(Exception):
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+        self.message = MESSAGES[code]

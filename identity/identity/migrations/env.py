@@ -1,0 +1,4 @@
+from identity.adapters.orm import metadata
+from services.migrations import run_env
+
+run_env(metadata)
