@@ -176,7 +176,10 @@ class ServiceConsumer(ConsumerMixin):
     def _publish_direct(self, queue: Queue, body, headers) -> None:
         producer = Producer(self.connection.default_channel, serializer="json")
         queue(producer.channel).declare()
-        producer.publish(body, exchange="", routing_key=queue.name, delivery_mode=2, headers=headers, retry=True)
+        # Bounded: an endless retry (a refused publish) would stall the consumer silently; failing here leaves the
+        # message unacked, so the broker delivers it again.
+        producer.publish(body, exchange="", routing_key=queue.name, delivery_mode=2, headers=headers, retry=True,
+                         retry_policy={"max_retries": 3, "interval_start": 0.5, "interval_step": 1})
 
     def _retry(self, event: Event, headers: dict, attempt: int, error: Exception, message) -> None:
         delay = self.retry_delays_ms[attempt - 1]

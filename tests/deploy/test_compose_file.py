@@ -1,0 +1,244 @@
+"""The production compose file keeps the promises the services rely on.
+
+No Docker engine is needed: deploy/docker-compose.yml is read as data, its ${...} references are filled from
+deploy/example.env the way compose fills them, and each service's own settings loader runs on the environment its
+container would get, with ASSMAT_ENV=production enforcing every secret.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from services.bus import Bus
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+BACKENDS = ("identity", "agrement", "fiche", "geo", "notify")
+FOLDERS = {"identity": "identity", "agrement": "agrement-svc", "fiche": "fiche-svc", "geo": "geo-svc",
+           "notify": "notify-svc", "gateway": "gateway"}
+APP_SERVICES = [f"{package}-{role}" for package in BACKENDS for role in ("migrate", "web", "worker")] + ["gateway"]
+REFERENCE = re.compile(r"\$\{(?P<name>\w+)(?::(?P<op>[-?])(?P<arg>[^}]*))?\}")
+URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            values[name.strip()] = value
+    return values
+
+
+def interpolate(value, env: dict[str, str]):
+    """compose's ${NAME}, ${NAME:-default} and ${NAME:?message}, applied to every string of a parsed file."""
+    if isinstance(value, dict):
+        return {key: interpolate(item, env) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate(item, env) for item in value]
+    if not isinstance(value, str):
+        return value
+
+    def fill(match: re.Match) -> str:
+        current = env.get(match["name"], "")
+        if not current and match["op"] == "?":
+            raise AssertionError(f"compose would refuse to start: {match['name']}: {match['arg']}")
+        return current or (match["arg"] if match["op"] == "-" else "")
+
+    return REFERENCE.sub(fill, value)
+
+
+@pytest.fixture(scope="module")
+def example_env() -> dict[str, str]:
+    return read_env_file(DEPLOY / "example.env")
+
+
+@pytest.fixture(scope="module")
+def services(example_env) -> dict:
+    return interpolate(yaml.safe_load((DEPLOY / "docker-compose.yml").read_text(encoding="utf-8")),
+                       example_env)["services"]
+
+
+def package_of(service: dict) -> str:
+    return service["image"].split("/")[1].split(":")[0]  # "assmat/geo:latest" -> "geo"
+
+
+def test_each_service_opens_its_own_database_and_no_other(services, example_env):
+    for package in BACKENDS:
+        for role in ("migrate", "web", "worker"):
+            environment = services[f"{package}-{role}"]["environment"]
+            own = f"{package.upper()}_DATABASE_URL"
+            url = urlsplit(environment[own])
+            assert (url.scheme, url.hostname, url.port, url.username, url.path) == \
+                ("postgresql", "postgres", 5432, package, f"/{package}")
+            assert url.password == example_env[f"{package.upper()}_DB_PASSWORD"]
+            assert [name for name in environment if name.endswith("_DATABASE_URL")] == [own]
+    assert not [name for name in services["gateway"]["environment"] if name.endswith("_DATABASE_URL")]
+
+
+def test_the_init_script_makes_a_database_and_a_role_for_exactly_these_services(services):
+    script = (DEPLOY / "postgres" / "init-databases.sh").read_text(encoding="utf-8")
+    assert re.search(r"^for service in (.+); do$", script, re.MULTILINE)[1].split() == list(BACKENDS)
+    postgres = services["postgres"]
+    assert "./postgres/init-databases.sh:/docker-entrypoint-initdb.d/init-databases.sh:ro" in postgres["volumes"]
+    assert {f"{package.upper()}_DB_PASSWORD" for package in BACKENDS} <= set(postgres["environment"])
+
+
+def test_web_and_worker_start_after_their_own_migration(services):
+    for package in BACKENDS:
+        migrate, web, worker = (services[f"{package}-{role}"] for role in ("migrate", "web", "worker"))
+        assert migrate["command"] == ["python", "-m", package, "migrate"]
+        assert migrate["restart"] == "no"
+        assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+        assert worker["command"] == ["python", "-m", package, "worker"]
+        assert "command" not in web  # the image's own command: gunicorn
+        for started in (web, worker):
+            assert started["depends_on"] == {
+                f"{package}-migrate": {"condition": "service_completed_successfully"},
+                "rabbitmq": {"condition": "service_healthy"}}
+            assert started["restart"] == "unless-stopped"
+        assert migrate["image"] == web["image"] == worker["image"]
+
+
+def test_every_web_server_and_both_servers_have_a_healthcheck(services):
+    for name in [f"{package}-web" for package in BACKENDS] + ["gateway"]:
+        assert "http://127.0.0.1:8000/healthz" in " ".join(services[name]["healthcheck"]["test"])
+    for name in ("postgres", "rabbitmq"):
+        assert services[name]["healthcheck"]["test"]
+
+
+def test_only_the_gateway_is_reachable_from_outside_the_host(services, example_env):
+    published = {name: service["ports"] for name, service in services.items() if service.get("ports")}
+    assert published.pop("gateway") == [f"{example_env['GATEWAY_PUBLISH']}:8000"]
+    for name, ports in published.items():  # staging helpers only, on the loopback
+        assert services[name].get("profiles"), name
+        assert all(port.startswith("127.0.0.1:") for port in ports), name
+
+
+def test_the_notify_worker_scales_on_its_own(services, example_env):
+    worker = services["notify-worker"]
+    assert str(worker["deploy"]["replicas"]) == example_env["NOTIFY_WORKER_REPLICAS"]
+    assert "ports" not in worker
+    assert not [name for name, service in services.items() if "container_name" in service]  # forbids --scale
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_each_service_starts_in_production_on_its_compose_environment(services, name, monkeypatch):
+    service = services[name]
+    package = package_of(service)
+    environment = {key: str(value) for key, value in service["environment"].items()}
+    monkeypatch.syspath_prepend(str(ROOT / FOLDERS[package]))
+    monkeypatch.setattr(os, "environ", environment)
+
+    settings = importlib.import_module(f"{package}.settings").load_settings()
+
+    assert settings.environment == "production" and not settings.is_local
+    if package == "gateway":
+        assert settings.secret_key == environment["GATEWAY_SECRET_KEY"]
+        assert "BROKER_URL" not in environment
+    else:
+        assert settings.broker_url.startswith("amqp://")
+        assert settings.database_url == environment[f"{package.upper()}_DATABASE_URL"]
+    if package == "notify":
+        assert settings.mail_url == environment["NOTIFY_MAIL_URL"]
+
+
+def test_services_find_each_other_by_their_compose_names(services):
+    gateway = services["gateway"]["environment"]
+    for package in BACKENDS:
+        assert gateway[f"GATEWAY_{package.upper()}_URL"] == f"http://{package}-web:8000"
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        assert environment["IDENTITY_JWKS_URL"] == "http://identity-web:8000/.well-known/jwks.json"
+        if "BROKER_URL" in environment:
+            assert urlsplit(environment["BROKER_URL"]).hostname == "rabbitmq"
+
+
+def test_broker_definitions_match_what_the_services_declare(services):
+    definitions = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text(encoding="utf-8"))
+    vhost = urlsplit(services["geo-worker"]["environment"]["BROKER_URL"]).path.lstrip("/")
+    assert [entry["name"] for entry in definitions["vhosts"]] == [vhost]
+    bus = Bus("amqp://unused", "assmat")  # the default namespace the services run with
+    assert {"name": bus.exchange.name, "type": "topic", "durable": True} in [
+        {key: exchange[key] for key in ("name", "type", "durable")} for exchange in definitions["exchanges"]]
+    [policy] = definitions["policies"]
+    for package in BACKENDS:
+        assert re.search(policy["pattern"], bus.dead_letter_queue(package).name)
+        assert not re.search(policy["pattern"], bus.queue_name(package))
+        assert not re.search(policy["pattern"], bus.retry_queue(package, 1, 500).name)
+    app_user = "${RABBITMQ_APP_USER}"
+    assert {"user": app_user, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"} in \
+        definitions["permissions"]
+
+
+def render_definitions(tmp_path: Path, environment: dict[str, str]) -> subprocess.CompletedProcess:
+    """Runs deploy/rabbitmq/entrypoint.sh with its container paths moved under tmp_path, stopping before RabbitMQ."""
+    script = (DEPLOY / "rabbitmq" / "entrypoint.sh").read_text(encoding="utf-8")
+    script = (script.replace("/etc/rabbitmq/", f"{tmp_path}/").replace("chown ", ": ")
+              .replace("exec docker-entrypoint.sh", "exit 0 #"))
+    (tmp_path / "definitions.template.json").write_text(
+        (DEPLOY / "rabbitmq" / "definitions.json").read_text(encoding="utf-8"), encoding="utf-8")
+    return subprocess.run(["sh", "-c", script, "entrypoint"], env={"PATH": os.environ["PATH"], **environment},
+                          capture_output=True, text=True)
+
+
+def test_the_broker_users_come_from_the_environment(services, tmp_path):
+    environment = services["rabbitmq"]["environment"]
+    assert render_definitions(tmp_path, environment).returncode == 0
+    users = json.loads((tmp_path / "definitions.json").read_text(encoding="utf-8"))["users"]
+    assert {(user["name"], user["password"]) for user in users} == {
+        (environment["RABBITMQ_APP_USER"], environment["RABBITMQ_APP_PASSWORD"]),
+        (environment["RABBITMQ_ADMIN_USER"], environment["RABBITMQ_ADMIN_PASSWORD"])}
+    broker = urlsplit(services["notify-worker"]["environment"]["BROKER_URL"])
+    assert (broker.username, broker.password) == \
+        (environment["RABBITMQ_APP_USER"], environment["RABBITMQ_APP_PASSWORD"])
+
+
+def test_the_broker_refuses_a_password_that_would_break_the_url(services, tmp_path):
+    result = render_definitions(tmp_path, {**services["rabbitmq"]["environment"], "RABBITMQ_APP_PASSWORD": 'a"b@c'})
+    assert result.returncode == 1
+    assert "RABBITMQ_APP_PASSWORD" in result.stderr
+    assert not (tmp_path / "definitions.json").exists()
+
+
+def test_example_env_lists_exactly_what_the_compose_file_reads(example_env):
+    referenced = {match["name"] for match in REFERENCE.finditer((DEPLOY / "docker-compose.yml").read_text())}
+    assert referenced == set(example_env) - {"COMPOSE_PROFILES"}  # read by compose itself
+    secrets = [name for name in example_env if "PASSWORD" in name or "SECRET" in name]
+    assert secrets and all("CHANGE_ME" in example_env[name] for name in secrets)
+    for name in secrets + ["RABBITMQ_APP_USER", "RABBITMQ_ADMIN_USER"]:  # they go into URLs unescaped
+        assert URL_SAFE.fullmatch(example_env[name]), name
+
+
+def test_each_image_is_built_from_the_root_and_runs_as_a_plain_user(services):
+    for name, service in services.items():
+        if "build" not in service:
+            continue
+        package = package_of(service)
+        assert service["build"] == {"context": "..", "dockerfile": f"{FOLDERS[package]}/Dockerfile"}
+        dockerfile = (ROOT / FOLDERS[package] / "Dockerfile").read_text(encoding="utf-8")
+        runtime = dockerfile.rsplit("\nFROM ", 1)[1]
+        assert runtime.startswith("python:3.11-slim\n")
+        assert re.search(r"^USER (?!root\b)\w+$", runtime, re.MULTILINE), name
+        assert f'"{package}:create_app()"]' in runtime.splitlines()[-1]
+    assert {package_of(service) for service in services.values() if "build" in service} == set(FOLDERS)
+
+
+def test_the_harness_compose_file_offers_what_testing_py_expects():
+    harness = yaml.safe_load((DEPLOY / "docker-compose.test.yml").read_text(encoding="utf-8"))["services"]
+    assert set(harness) == {"postgres", "rabbitmq"}
+    assert harness["postgres"]["environment"] == {"POSTGRES_PASSWORD": "postgres"}  # postgres:postgres
+    assert "environment" not in harness["rabbitmq"]  # the image's guest:guest
+    assert harness["postgres"]["ports"] == ["127.0.0.1::5432"]
+    assert harness["rabbitmq"]["ports"] == ["127.0.0.1::5672"]
+    assert all(service["healthcheck"]["test"] for service in harness.values())  # `up --wait` waits on them
