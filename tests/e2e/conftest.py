@@ -1,0 +1,10 @@
+import pytest
+
+from tests.e2e.portal import start_portal
+
+
+@pytest.fixture(scope="session")
+def portal(real_servers, tmp_path_factory):
+    running = start_portal(real_servers, tmp_path_factory.mktemp("portal"))
+    yield running
+    running.group.stop_all()

@@ -1,0 +1,85 @@
+"""Start the whole portal as separate processes on the real servers, and talk to it like its users would."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from services.cli import SERVICES, ProcessGroup, embedded_environment, migrate_all, start_all, wait_ready
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class RunningPortal:
+    env: dict[str, str]
+    group: ProcessGroup
+    data_dir: Path
+
+    def url(self, package: str, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.env[package.upper() + '_PORT']}{path}"
+
+    @property
+    def base_url(self) -> str:
+        return self.url("gateway")
+
+    def run_import(self, extract: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "agrement", "import", str(extract), "--quiet"], env=self.env,
+                              capture_output=True, text=True, timeout=300)
+
+    def start_worker(self, package: str) -> None:
+        self.group.start(f"{package}-worker", [sys.executable, "-m", package, "worker"])
+
+    def kill_worker(self, package: str) -> None:
+        self.group.stop(f"{package}-worker", kill=True)
+
+    def mails_to(self, address: str) -> list[dict]:
+        response = requests.get(self.url("notify", "/api/sink/messages"), params={"to": address}, timeout=5)
+        response.raise_for_status()
+        return response.json()["messages"]
+
+
+def start_portal(real_servers, data_dir: Path) -> RunningPortal:
+    ports = {spec.package: free_port() for spec in SERVICES}
+    env = embedded_environment(data_dir, ports=ports)
+    env.update({
+        "ASSMAT_ENV": "test",
+        "LOG_FORMAT": "json",
+        "BROKER_URL": real_servers.broker_url,
+        "BUS_NAMESPACE": real_servers.namespace,
+        "GEO_DEPARTEMENTS": "28",
+        "CONSUMER_RETRY_DELAYS_MS": "200,500,1000",
+    })
+    for spec in SERVICES:
+        if spec.package != "gateway":
+            env[f"{spec.package.upper()}_DATABASE_URL"] = real_servers.database(spec.package)
+    migrate_all(env)
+    group = ProcessGroup(env, log_dir=data_dir / "logs")
+    try:
+        start_all(group, env)
+        wait_ready(env, timeout=90)
+    except Exception:
+        group.stop_all()
+        raise
+    return RunningPortal(env, group, data_dir)
+
+
+def eventually(check, timeout: float = 30.0, interval: float = 0.3, message: str = "condition not met"):
+    """Poll `check()` until it returns a truthy value; the events cross processes asynchronously."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{message} after {timeout:.0f} s (last value: {last!r})")
