@@ -45,7 +45,7 @@ class RunningPortal:
     def mails_to(self, address: str) -> list[dict]:
         response = requests.get(self.url("notify", "/api/sink/messages"), params={"to": address}, timeout=5)
         response.raise_for_status()
-        return response.json()["messages"]
+        return response.json()
 
 
 def start_portal(real_servers, data_dir: Path) -> RunningPortal:

@@ -1,0 +1,107 @@
+"""The first path of the professional space, through the gateway's pages as a browser would post them:
+PMI number + birth date → e-mail + password → confirmation mail (notify-svc, sink) → link → login → agrément →
+logout. Every service takes part: agrement-svc's import feeds identity's projection over the bus."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from html import unescape
+
+import pytest
+import requests
+
+from tests.e2e.portal import eventually
+
+DEMO_PMI_NUMBER, DEMO_BIRTH = "280001", ("12", "4", "1985")
+PASSWORD = "une phrase de passe assez longue"
+
+
+@pytest.fixture(scope="module")
+def demo_loaded(portal, tmp_path_factory):
+    extract = tmp_path_factory.mktemp("activation") / "demo.csv"
+    subprocess.run([sys.executable, "-m", "agrement", "demo-extract", "--count", "30", "--out", str(extract)],
+                   env=portal.env, check=True)
+    result = portal.run_import(extract)
+    assert result.returncode in (0, 1), result.stderr
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def page_text(response: requests.Response) -> str:
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.text)))
+
+
+def step_one(browser: requests.Session, portal, pmi_number: str, day: str, month: str, year: str):
+    form = browser.get(portal.base_url + "/espace-pro/activation")
+    return browser.post(portal.base_url + "/espace-pro/activation", data={
+        "csrf_token": csrf(form.text), "pmi_number": pmi_number,
+        "birth_date_day": day, "birth_date_month": month, "birth_date_year": year})
+
+
+def test_unknown_number_wrong_birth_date_get_the_same_answer(portal, demo_loaded):
+    def refusal(*args) -> str:
+        response = step_one(requests.Session(), portal, *args)
+        assert response.status_code in (200, 400)
+        return re.search(r'<div class="error-summary.*?</div>', response.text, re.S).group(0)
+
+    # Wait until identity learnt who may activate (the import's events cross the bus).
+    eventually(lambda: "/espace-pro/activation/compte" in step_one(requests.Session(), portal, DEMO_PMI_NUMBER,
+                                                                     *DEMO_BIRTH).url, timeout=60)
+    assert refusal("999999", *DEMO_BIRTH) == refusal(DEMO_PMI_NUMBER, "13", "4", "1985")
+
+
+def test_a_demo_assmat_activates_her_account_confirms_by_mail_logs_in_and_out(portal, demo_loaded):
+    browser = requests.Session()
+    email = "marie.dupont@example.org"
+    eventually(lambda: step_one(browser, portal, DEMO_PMI_NUMBER, *DEMO_BIRTH).url.endswith(
+        "/espace-pro/activation/compte"), timeout=60, message="identity does not know the demo assmat")
+
+    account_form = browser.get(portal.base_url + "/espace-pro/activation/compte")
+    short = browser.post(portal.base_url + "/espace-pro/activation/compte", data={
+        "csrf_token": csrf(account_form.text), "email": email, "password": "trop court",
+        "password_confirmation": "trop court"})
+    assert "12 caractères" in page_text(short)
+
+    sent = browser.post(portal.base_url + "/espace-pro/activation/compte", data={
+        "csrf_token": csrf(short.text), "email": email, "password": PASSWORD, "password_confirmation": PASSWORD})
+    assert sent.url.endswith("/espace-pro/activation/courriel-envoye"), page_text(sent)[:500]
+
+    mail = eventually(lambda: portal.mails_to(email), timeout=30, message="no confirmation mail in the sink")[0]
+    assert "Confirmez" in mail["subject"]
+    link = next(url for url in mail["links"] if "/espace-pro/activation/confirmer" in url)
+    assert link.startswith(portal.base_url)
+
+    # Not yet confirmed: login is refused with an explanation.
+    login_form = browser.get(portal.base_url + "/espace-pro/connexion")
+    early = browser.post(portal.base_url + "/espace-pro/connexion", data={
+        "csrf_token": csrf(login_form.text), "pmi_number": DEMO_PMI_NUMBER, "password": PASSWORD})
+    assert "/espace-pro/connexion" in early.url and "e-mail" in page_text(early)
+
+    confirmed = browser.get(link)
+    assert confirmed.status_code == 200 and "activé" in page_text(confirmed)
+    again = requests.get(link)
+    assert "déjà été utilisé" in page_text(again)
+
+    login_form = browser.get(portal.base_url + "/espace-pro/connexion")
+    anonymous_cookie = browser.cookies.get("assmat_session")
+    logged_in = browser.post(portal.base_url + "/espace-pro/connexion", data={
+        "csrf_token": csrf(login_form.text), "pmi_number": DEMO_PMI_NUMBER, "password": PASSWORD})
+    assert logged_in.url.rstrip("/").endswith("/espace-pro"), page_text(logged_in)[:500]
+    assert browser.cookies.get("assmat_session") != anonymous_cookie
+    text = page_text(logged_in)
+    assert "DUPONT" in text and DEMO_PMI_NUMBER in text and "Chartres" in text
+
+    logged_out = browser.post(portal.base_url + "/espace-pro/deconnexion", data={"csrf_token": csrf(logged_in.text)})
+    assert logged_out.status_code == 200
+    assert "/espace-pro/connexion" in browser.get(portal.base_url + "/espace-pro").url
+
+
+def test_wrong_password_is_refused_without_saying_which_part_was_wrong(portal, demo_loaded):
+    browser = requests.Session()
+    form = browser.get(portal.base_url + "/espace-pro/connexion")
+    refused = browser.post(portal.base_url + "/espace-pro/connexion", data={
+        "csrf_token": csrf(form.text), "pmi_number": DEMO_PMI_NUMBER, "password": "pas le bon mot de passe"})
+    assert "Identifiant ou mot de passe incorrect" in page_text(refused)
