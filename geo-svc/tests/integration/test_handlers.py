@@ -1,0 +1,67 @@
+"""geo-svc's handlers on a SQLite database: agrément events in, place events out (through the outbox)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from geo.adapters.orm import metadata, places
+from geo.handlers import locate_place_of_practice
+from geo.reference import load_reference
+from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED
+from services.db import make_engine, make_session_factory
+from services.inbox import handle_once
+from services.outbox import OUTBOX
+
+BASE = {name: None for name in AGREMENT_GRANTED.required}
+
+
+@pytest.fixture
+def session_factory(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'geo.sqlite3'}")
+    metadata.create_all(engine)
+    factory = make_session_factory(engine)
+    assert load_reference(factory, ["28"]) == 363
+    assert load_reference(factory, ["28"]) == 0, "loading twice adds nothing"
+    return factory
+
+
+def agrement_event(spec, address_line="8 rue Noël Ballay", postcode="28000", commune="28085", subject="280001"):
+    return spec.build(subject, {**BASE, "pmi_number": subject, "address_line": address_line, "postcode": postcode,
+                                "commune_insee": commune, **({"changed_fields": []} if spec is AGREMENT_MODIFIED
+                                                             else {})})
+
+
+def emitted(session_factory) -> list[dict]:
+    with session_factory() as session:
+        return [json.loads(p) for p in session.execute(sa.select(OUTBOX.c.payload).order_by(OUTBOX.c.position))
+                .scalars()]
+
+
+def test_a_granted_agrement_is_located_in_its_commune(session_factory):
+    handle_once(session_factory, locate_place_of_practice, agrement_event(AGREMENT_GRANTED))
+    [event] = emitted(session_factory)
+    assert (event["type"], event["subject"]) == ("place.located", "280001")
+    assert event["data"]["commune_name"] == "Chartres" and event["data"]["precision"] == "municipality"
+    assert abs(event["data"]["latitude"] - 48.44) < 0.05 and abs(event["data"]["longitude"] - 1.49) < 0.05
+
+
+def test_a_modification_that_keeps_the_address_emits_nothing_and_a_move_relocates(session_factory):
+    handle_once(session_factory, locate_place_of_practice, agrement_event(AGREMENT_GRANTED))
+    handle_once(session_factory, locate_place_of_practice, agrement_event(AGREMENT_MODIFIED))
+    assert len(emitted(session_factory)) == 1
+    handle_once(session_factory, locate_place_of_practice,
+                agrement_event(AGREMENT_MODIFIED, "1 place de la Mairie", "28300", "28209"))
+    events = emitted(session_factory)
+    assert len(events) == 2 and events[-1]["data"]["commune_name"] == "Lèves"
+    with session_factory() as session:
+        assert session.execute(sa.select(places.c.commune_insee)).scalar_one() == "28209"
+
+
+def test_a_commune_missing_from_the_reference_goes_to_review(session_factory):
+    handle_once(session_factory, locate_place_of_practice, agrement_event(AGREMENT_GRANTED, commune="75056"))
+    [event] = emitted(session_factory)
+    assert event["type"] == "place.needs_review" and "inconnue" in event["data"]["reason"]
+    with session_factory() as session:
+        assert session.execute(sa.select(places.c.needs_review)).scalar_one() is True
