@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, g, jsonify
 
 from agrement.adapters.orm import agrements
 from services.auth import require_token
+from services.communes import get_commune
 from services.web import ApiError
 
 bp = Blueprint("agrement", __name__, url_prefix="/api")
@@ -36,4 +37,6 @@ def my_agrement():
     for name in ("validity_start", "validity_end"):
         body[name] = row[name].isoformat()
     body["capacity_note"] = (row["record"] or {}).get("capacity_note")
+    commune = get_commune(row["commune_insee"])
+    body["commune_name"] = commune.name if commune else None
     return jsonify(body)

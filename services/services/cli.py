@@ -156,7 +156,9 @@ def cmd_run(args) -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGTERM, _interrupt)
+    # Explicit for SIGINT too: a shell that starts us in the background ignores SIGINT, and Ctrl-C must still work.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     try:
         start_all(group, env, host=args.host)
         wait_ready(env)

@@ -44,6 +44,7 @@ def test_the_assmat_reads_her_own_agrement_without_her_birth_date(client, key):
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert (body["pmi_number"], body["last_name"], body["commune_insee"]) == ("280001", "DUPONT", "28085")
+    assert body["commune_name"] == "Chartres"
     assert "birth_date" not in body and body["validity_end"] > body["validity_start"]
 
 

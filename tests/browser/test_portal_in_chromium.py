@@ -1,0 +1,114 @@
+"""The portal in Debian's Chromium (Playwright drives /usr/bin/chromium; it cannot download a browser here):
+a parent searches by commune on a phone-sized screen; an assmat activates her space, reads the mail in the sink,
+follows the link and logs in. Screenshots are kept in test-artifacts/ to look at."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.portal import eventually
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "mot de passe du navigateur"
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("ASSMAT_REQUIRE_REAL_SERVERS") == "1":
+            pytest.fail(f"{CHROMIUM} is missing: ./portal test installs it with apt-get when run as root")
+        pytest.skip(f"BROWSER TIER NOT RUN: {CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def imported_rows(portal, tmp_path_factory):
+    extract = tmp_path_factory.mktemp("browser") / "demo.csv"
+    subprocess.run([sys.executable, "-m", "agrement", "demo-extract", "--count", "40", "--seed", "11", "--out",
+                    str(extract)], env=portal.env, check=True)
+    result = portal.run_import(extract)
+    assert result.returncode in (0, 1), result.stderr
+    return list(csv.DictReader(io.StringIO(extract.read_text(encoding="utf-8")), delimiter=";"))
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_a_parent_finds_assmats_of_a_commune_on_a_phone(portal, chromium, imported_rows):
+    in_chartres = {f"{row['first_name']} {row['last_name']}" for row in imported_rows
+                   if row["commune_insee"] == "28085" and row["status"] == "active" and row["publication_opposed"] != "1"}
+    page = chromium.new_page(viewport={"width": 390, "height": 844}, locale="fr-FR")
+    page.goto(portal.base_url + "/")
+    assert page.locator("html").get_attribute("lang") == "fr"
+    page.get_by_label("Commune ou code postal").first.fill("Chartres")
+    page.get_by_role("button", name="Rechercher").first.click()
+    page.wait_for_url("**/recherche**")
+
+    def listed() -> set[str]:
+        page.reload()
+        return {text for text in in_chartres if page.get_by_text(text).count()}
+
+    eventually(lambda: listed() == in_chartres, timeout=30, message="Chartres's assmats not all listed")
+    # Nothing wider than the phone: no horizontal scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "search-chartres-phone")
+    page.close()
+
+
+def test_an_assmat_activates_her_space_from_the_mail_and_logs_in(portal, chromium, imported_rows):
+    row = next(r for r in imported_rows if r["status"] == "active" and r["pmi_number"] != "280001")
+    year, month, day = row["birth_date"].split("-")
+    email = f"navigateur.{row['pmi_number']}@example.org"
+    page = chromium.new_page(locale="fr-FR")
+
+    def submit_step_one() -> bool:
+        page.goto(portal.base_url + "/espace-pro/activation")
+        page.get_by_label("Numéro de dossier PMI").fill(row["pmi_number"])
+        page.get_by_label("Jour").fill(day)
+        page.get_by_label("Mois").fill(month)
+        page.get_by_label("Année").fill(year)
+        page.get_by_role("button", name="Continuer").click()
+        page.wait_for_load_state()
+        return page.url.endswith("/espace-pro/activation/compte")
+
+    eventually(submit_step_one, timeout=60, message="step 1 refused the imported assmat")
+    shot(page, "activation-step-2")
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
+    page.get_by_label("Confirmez le mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Créer mon compte").click()
+    page.wait_for_url("**/courriel-envoye")
+    shot(page, "activation-mail-sent")
+
+    eventually(lambda: portal.mails_to(email), timeout=30, message="no mail in the sink")
+    page.goto(portal.base_url + "/dev/mails")
+    page.locator("tr", has_text=email).get_by_role("link").first.click()
+    page.locator("a[href*='/espace-pro/activation/confirmer']").first.click()
+    page.wait_for_load_state()
+    assert "activé" in page.content()
+    shot(page, "activation-confirmed")
+
+    page.goto(portal.base_url + "/espace-pro/connexion")
+    page.get_by_label("Numéro de dossier PMI").fill(row["pmi_number"])
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url("**/espace-pro")
+    assert row["last_name"] in page.content()
+    shot(page, "espace-pro-agrement")
+    page.close()
