@@ -220,18 +220,99 @@ def test_example_env_lists_exactly_what_the_compose_file_reads(example_env):
         assert URL_SAFE.fullmatch(example_env[name]), name
 
 
-def test_each_image_is_built_from_the_root_and_runs_as_a_plain_user(services):
-    for name, service in services.items():
-        if "build" not in service:
+def dockerfile_stages() -> list[list[tuple[str, str]]]:
+    """deploy/Dockerfile as its stages, each a list of (INSTRUCTION, arguments), continuations joined, comments out."""
+    stages, logical = [], ""
+    for line in (DEPLOY / "Dockerfile").read_text(encoding="utf-8").splitlines():
+        if not logical and (not line.strip() or line.lstrip().startswith("#")):
             continue
+        if line.endswith("\\"):
+            logical += line[:-1]
+            continue
+        keyword, _, arguments = (logical + line).strip().partition(" ")
+        logical = ""
+        if keyword.upper() == "FROM":
+            stages.append([])
+        stages[-1].append((keyword.upper(), arguments.strip()))
+    return stages
+
+
+def expand(word: str, stage: list[tuple[str, str]], args: dict[str, str]) -> str:
+    """The Dockerfile's ${NAME}, ${NAME:?} and $NAME, filled from the build arguments the stage declares (a stage sees
+    no other); a missing one stops the build."""
+    declared = {arguments for keyword, arguments in stage if keyword == "ARG"}
+
+    def fill(match: re.Match) -> str:
+        name = match["braced"] or match["bare"]
+        assert name in declared and args.get(name), f"the build would stop: {name} is not set"
+        return args[name]
+
+    return re.sub(r"\$(?:\{(?P<braced>\w+)(?::\?[^}]*)?\}|(?P<bare>\w+))", fill, word)
+
+
+def build_args(services) -> dict[str, dict[str, str]]:
+    """package -> the build arguments of the compose service that builds its image."""
+    return {package_of(service): service["build"]["args"] for service in services.values() if "build" in service}
+
+
+def test_each_image_is_built_from_the_one_dockerfile_with_its_own_folder_and_package(services):
+    built = [name for name, service in services.items() if "build" in service]
+    for name in built:
+        service = services[name]
         package = package_of(service)
-        assert service["build"] == {"context": "..", "dockerfile": f"{FOLDERS[package]}/Dockerfile"}
-        dockerfile = (ROOT / FOLDERS[package] / "Dockerfile").read_text(encoding="utf-8")
-        runtime = dockerfile.rsplit("\nFROM ", 1)[1]
-        assert runtime.startswith("python:3.11-slim\n")
-        assert re.search(r"^USER (?!root\b)\w+$", runtime, re.MULTILINE), name
-        assert f'"{package}:create_app()"]' in runtime.splitlines()[-1]
-    assert {package_of(service) for service in services.values() if "build" in service} == set(FOLDERS)
+        assert service["image"].startswith(f"assmat/{package}:"), name
+        assert service["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile",
+                                    "args": {"SERVICE_FOLDER": FOLDERS[package], "PACKAGE": package}}, name
+        assert (ROOT / FOLDERS[package] / "pyproject.toml").is_file(), name
+    assert sorted(package_of(services[name]) for name in built) == sorted(FOLDERS)  # one image per service, built once
+    assert not [folder for folder in FOLDERS.values() if (ROOT / folder / "Dockerfile").exists()]  # one recipe only
+
+
+def test_the_dockerfile_installs_the_kernel_before_the_service(services):
+    build, _ = dockerfile_stages()
+    assert build[0] == ("FROM", "python:3.11-slim AS build")
+    steps = [f"{keyword} {arguments}" for keyword, arguments in build]
+    kernel = steps.index("RUN pip install /src/services")
+    assert steps.index("COPY services /src/services") < kernel
+    # The service's folder is an argument only after the kernel is installed: the layers up to the kernel do not
+    # depend on it, so they stay cached, and are shared by the six images.
+    assert [step for step in steps[:kernel + 1] if step.startswith("ARG ")] == []
+    assert "ARG SERVICE_FOLDER" in steps[kernel + 1:]
+    [copy] = [arguments for keyword, arguments in build[kernel + 1:] if keyword == "COPY"]
+    [install] = [arguments for keyword, arguments in build[kernel + 1:] if arguments.startswith("pip install ")]
+    for package, args in build_args(services).items():
+        folder = FOLDERS[package]
+        assert expand(copy, build, args) == f"{folder} /src/{folder}"
+        assert expand(install, build, args) == f"pip install /src/{folder}"
+    with pytest.raises(AssertionError, match="SERVICE_FOLDER"):  # a build without the argument stops
+        expand(copy, build, {"PACKAGE": "fiche"})
+
+
+def test_the_runtime_stage_serves_the_package_as_a_plain_user(services, tmp_path):
+    _, runtime = dockerfile_stages()
+    assert runtime[0] == ("FROM", "python:3.11-slim")
+    keywords = [keyword for keyword, _ in runtime]
+    copies = [arguments for keyword, arguments in runtime if keyword == "COPY"]
+    assert copies == ["--from=build /opt/venv /opt/venv", "deploy/gunicorn.conf.py /etc/assmat/gunicorn.conf.py"]
+    [useradd] = [step for step in runtime if step[0] == "RUN" and "useradd" in step[1]]
+    assert "--uid 10001" in useradd[1] and useradd[1].split()[-1] == "app"
+    assert keywords.count("USER") == 1 and runtime.index(("USER", "app")) > runtime.index(useradd)
+    assert keywords[-1] == "CMD" and "ENTRYPOINT" not in keywords  # compose's `command:` replaces it whole
+
+    # The package is a build argument kept as ENV, and the exec-form CMD hands it to gunicorn through `sh -c`.
+    [env] = [arguments for keyword, arguments in runtime if keyword == "ENV" and arguments.startswith("PACKAGE=")]
+    shell, flag, script = json.loads(runtime[-1][1])
+    assert (shell, flag) == ("sh", "-c") and script.startswith("exec gunicorn ")
+    gunicorn = tmp_path / "gunicorn"  # stands in for gunicorn: prints the arguments it was given
+    gunicorn.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n', encoding="utf-8")
+    gunicorn.chmod(0o755)
+    for package, args in build_args(services).items():
+        name, _, value = expand(env, runtime, args).partition("=")
+        assert (name, value) == ("PACKAGE", package)
+        result = subprocess.run([shell, flag, script], env={"PATH": f"{tmp_path}:{os.environ['PATH']}", name: value},
+                                capture_output=True, text=True, check=True)
+        assert result.stdout.splitlines() == ["--config", "/etc/assmat/gunicorn.conf.py", "--bind", "0.0.0.0:8000",
+                                              "--workers", "2", "--threads", "4", f"{package}:create_app()"]
 
 
 def test_the_harness_compose_file_offers_what_testing_py_expects():

@@ -83,3 +83,26 @@ def eventually(check, timeout: float = 30.0, interval: float = 0.3, message: str
             return last
         time.sleep(interval)
     raise AssertionError(f"{message} after {timeout:.0f} s (last value: {last!r})")
+
+
+def write_demo_extract(portal: RunningPortal, path: Path, *, count: int, seed: int, first_pmi_number: int,
+                       name_tag: str = "") -> list[dict]:
+    """A demo extract whose PMI numbers (and MAM ids) are renumbered into a range of the caller's own.
+
+    The tests of a run share one portal: without their own ranges, one module's demo rows would modify another's;
+    `name_tag` is appended to last names for tests that tell fiches apart by name. Row order is the generator's:
+    the first row is the fixed demo assmat (Marie DUPONT, born 1985-04-12).
+    """
+    import csv
+    import io
+    demo = subprocess.run([sys.executable, "-m", "agrement", "demo-extract", "--count", str(count), "--seed",
+                           str(seed)], env=portal.env, check=True, capture_output=True, text=True).stdout
+    reader = csv.DictReader(io.StringIO(demo), delimiter=";")
+    rows = [dict(row, pmi_number=str(first_pmi_number + index), last_name=row["last_name"] + name_tag,
+                 mam_id=row["mam_id"] and f"{first_pmi_number}-{row['mam_id']}")
+            for index, row in enumerate(reader)]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=reader.fieldnames, delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows

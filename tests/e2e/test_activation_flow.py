@@ -4,26 +4,24 @@ logout. Every service takes part: agrement-svc's import feeds identity's project
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from html import unescape
 
 import pytest
 import requests
 
-from tests.e2e.portal import eventually
+from tests.e2e.portal import eventually, write_demo_extract
 
-DEMO_PMI_NUMBER, DEMO_BIRTH = "280001", ("12", "4", "1985")
+DEMO_PMI_NUMBER, DEMO_BIRTH = "320000", ("12", "4", "1985")  # the demo's Marie DUPONT, renumbered
 PASSWORD = "une phrase de passe assez longue"
 
 
 @pytest.fixture(scope="module")
 def demo_loaded(portal, tmp_path_factory):
     extract = tmp_path_factory.mktemp("activation") / "demo.csv"
-    subprocess.run([sys.executable, "-m", "agrement", "demo-extract", "--count", "30", "--out", str(extract)],
-                   env=portal.env, check=True)
+    rows = write_demo_extract(portal, extract, count=30, seed=28, first_pmi_number=int(DEMO_PMI_NUMBER))
+    assert (rows[0]["last_name"], rows[0]["birth_date"]) == ("DUPONT", "1985-04-12")
     result = portal.run_import(extract)
-    assert result.returncode in (0, 1), result.stderr
+    assert result.returncode == 0, result.stderr
 
 
 def csrf(html: str) -> str:

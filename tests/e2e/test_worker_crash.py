@@ -2,8 +2,6 @@
 fiche, none twice — at-least-once delivery plus the idempotent inbox, across real processes and RabbitMQ."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 import subprocess
 import sys
@@ -12,22 +10,10 @@ import time
 import sqlalchemy as sa
 
 from services.db import make_engine
-from tests.e2e.portal import eventually
+from tests.e2e.portal import eventually, write_demo_extract
 
 ROWS = 1500
 FIRST_PMI_NUMBER = 700000  # a range of its own, so other tests' data do not count
-
-
-def crash_extract(portal, path):
-    demo = subprocess.run([sys.executable, "-m", "agrement", "demo-extract", "--count", str(ROWS), "--seed", "3"],
-                          env=portal.env, check=True, capture_output=True, text=True).stdout
-    reader = csv.DictReader(io.StringIO(demo), delimiter=";")
-    rows = [dict(row, pmi_number=str(FIRST_PMI_NUMBER + index), mam_id=row["mam_id"] and f"crash-{row['mam_id']}")
-            for index, row in enumerate(reader)]
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=reader.fieldnames, delimiter=";")
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def fiche_counts(engine) -> tuple[int, int, int]:
@@ -46,7 +32,7 @@ def fiche_counts(engine) -> tuple[int, int, int]:
 
 def test_killing_the_fiche_worker_during_an_import_loses_nothing_and_duplicates_nothing(portal, tmp_path):
     extract = tmp_path / "crash.csv"
-    crash_extract(portal, extract)
+    write_demo_extract(portal, extract, count=ROWS, seed=3, first_pmi_number=FIRST_PMI_NUMBER)
     fiche_db = make_engine(portal.env["FICHE_DATABASE_URL"])
     try:
         importing = subprocess.Popen([sys.executable, "-m", "agrement", "import", str(extract), "--quiet"],
