@@ -3,6 +3,7 @@ PMI number + birth date → e-mail + password → confirmation mail (notify-svc,
 logout. Every service takes part: agrement-svc's import feeds identity's projection over the bus."""
 from __future__ import annotations
 
+import json
 import re
 from html import unescape
 
@@ -63,11 +64,18 @@ def test_a_demo_assmat_activates_her_account_confirms_by_mail_logs_in_and_out(po
         "password_confirmation": "trop court"})
     assert "12 caractères" in page_text(short)
 
-    sent = browser.post(portal.base_url + "/espace-pro/activation/compte", data={
+    correlation_id = "e2e-activation-0001"
+    sent = browser.post(portal.base_url + "/espace-pro/activation/compte", headers={
+        "X-Correlation-ID": correlation_id}, data={
         "csrf_token": csrf(short.text), "email": email, "password": PASSWORD, "password_confirmation": PASSWORD})
     assert sent.url.endswith("/espace-pro/activation/courriel-envoye"), page_text(sent)[:500]
 
     mail = eventually(lambda: portal.mails_to(email), timeout=30, message="no confirmation mail in the sink")[0]
+    # The request's correlation id went gateway → identity (HTTP) → event → notify-svc's worker, in their logs.
+    for log in ("gateway-web", "identity-web", "notify-worker"):
+        lines = (portal.data_dir / "logs" / f"{log}.log").read_text(encoding="utf-8").splitlines()
+        assert any(json.loads(line).get("correlation_id") == correlation_id
+                   for line in lines if line.startswith("{")), f"{log} never logged the correlation id"
     assert "Confirmez" in mail["subject"]
     link = next(url for url in mail["links"] if "/espace-pro/activation/confirmer" in url)
     assert link.startswith(portal.base_url)
