@@ -33,3 +33,9 @@ def handle_once(session_factory: sessionmaker, handler: Handler, event: Event) -
         handler(uow, event)
         uow.commit()
         return True
+
+
+def prune(session_factory: sessionmaker, received_before) -> int:
+    """Forget event ids older than the redelivery window (a broker redelivers within minutes, not weeks)."""
+    with session_factory() as session, session.begin():
+        return session.execute(INBOX.delete().where(INBOX.c.received_at < received_before)).rowcount

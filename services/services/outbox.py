@@ -66,6 +66,12 @@ class OutboxRelay:
                     sent_at=dt.datetime.now(dt.timezone.utc)))
             return len(sent)
 
+    def prune(self, sent_before: dt.datetime) -> int:
+        """Delete rows sent before `sent_before`: payloads carry personal data (birth dates, single-use links)
+        that must not outlive their delivery. Unsent rows are never pruned."""
+        with self.session_factory() as session, session.begin():
+            return session.execute(OUTBOX.delete().where(OUTBOX.c.sent_at < sent_before)).rowcount
+
     def run_forever(self, stop: threading.Event, poll_seconds: float) -> None:
         while not stop.is_set():
             try:

@@ -40,7 +40,10 @@ class BaseSettings:
     token_issuer: str = setting("assmat-identity", shared=True, env="TOKEN_ISSUER")
     token_audience: str = setting("assmat-portal", shared=True, env="TOKEN_AUDIENCE")
     outbox_poll_seconds: float = setting(0.2, shared=True, env="OUTBOX_POLL_SECONDS")
-    consumer_max_retries: int = setting(3, shared=True, env="CONSUMER_MAX_RETRIES")
+    outbox_retention_hours: float = setting(168, shared=True, env="OUTBOX_RETENTION_HOURS",
+                                            help="sent events are deleted after this long (they carry personal data)")
+    inbox_retention_hours: float = setting(720, shared=True, env="INBOX_RETENTION_HOURS",
+                                           help="handled event ids are remembered this long, against redeliveries")
     consumer_retry_delays_ms: str = setting("500,2000,10000", shared=True, env="CONSUMER_RETRY_DELAYS_MS",
                                             help="backoff of each retry, comma separated")
 

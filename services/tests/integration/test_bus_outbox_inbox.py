@@ -181,3 +181,25 @@ def test_worker_consumes_and_relays_what_its_handlers_record(stack):
         worker.join(timeout=15)
     assert sorted(located) == ["w1", "w2"]
     assert not worker.is_alive()
+
+
+def test_pruning_removes_sent_events_and_old_inbox_ids_but_never_unsent_events(stack):
+    import datetime as dt
+
+    from services import inbox
+    session_factory, make_bus, _ = stack
+    bus = make_bus()
+    bus.declare("fiche", ["agrement.granted"], [100])
+    with UnitOfWork(session_factory) as uow:
+        uow.add_event(event("sent"))
+        uow.commit()
+    relay = OutboxRelay(session_factory, bus)
+    relay.run_once()
+    with UnitOfWork(session_factory) as uow:
+        uow.add_event(event("not-yet-sent"))
+        uow.commit()
+    handle_once(session_factory, lambda uow, e: None, event("handled"))
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=5)
+    assert relay.prune(later) == 1
+    assert relay.pending() == 1, "an unsent event is never pruned"
+    assert inbox.prune(session_factory, later) == 1
