@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.web import init_service_app
+from services.web import create_service_app
 
 
 def create_app(settings=None) -> Flask:
@@ -13,12 +13,9 @@ def create_app(settings=None) -> Flask:
     from gateway.web import api, dev, pro, public
 
     container = bootstrap(settings or load_settings())
-    app = Flask(__name__)
-    app.extensions["gateway"] = container
-    init_service_app(app, "gateway", container.clients.readiness())
+    app = create_service_app("gateway", "gateway", container, [public.bp, pro.bp, api.bp, dev.bp],
+                             readiness=container.clients.readiness())
     browser.init_app(app, container.settings)
     errors.init_app(app)
     presentation.init_app(app, container.settings)
-    for blueprint in (public.bp, pro.bp, api.bp, dev.bp):
-        app.register_blueprint(blueprint)
     return app

@@ -1,24 +1,9 @@
-"""The one place that wires geo-svc's engine, sessions and bus."""
+"""The one place that wires geo-svc: the kernel's container is all it needs."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
-
 from geo.settings import Settings
-from services.bus import Bus
-from services.db import make_engine, make_session_factory
+from services.bootstrap import ServiceContainer
 
 
-@dataclass
-class Container:
-    settings: Settings
-    engine: Engine
-    session_factory: sessionmaker
-    bus: Bus
-
-
-def bootstrap(settings: Settings) -> Container:
-    engine = make_engine(settings.database_url)
-    return Container(settings, engine, make_session_factory(engine), Bus(settings.broker_url, settings.bus_namespace))
+def bootstrap(settings: Settings) -> ServiceContainer:
+    return ServiceContainer.from_settings(settings)

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.db import check_database
-from services.web import init_service_app
+from services.web import create_service_app
 
 
 def create_app(settings=None) -> Flask:
@@ -12,9 +11,4 @@ def create_app(settings=None) -> Flask:
     from notify.settings import load_settings
     from notify.web import bp
 
-    container = bootstrap(settings or load_settings())
-    app = Flask(__name__)
-    app.extensions["notify"] = container
-    init_service_app(app, "notify-svc", {"database": lambda: check_database(container.engine)})
-    app.register_blueprint(bp)
-    return app
+    return create_service_app("notify", "notify-svc", bootstrap(settings or load_settings()), [bp])

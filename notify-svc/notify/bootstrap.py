@@ -4,24 +4,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.headerregistry import Address
 
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
 
 from notify.adapters.transport import SinkTransport, SmtpTransport, make_transport
 from notify.domain.messages import checked_sender
 from notify.handlers import make_handlers
 from notify.settings import Settings
-from services.bus import Bus
-from services.db import make_engine, make_session_factory
+from services.bootstrap import ServiceContainer
 from services.inbox import Handler
 
 
 @dataclass
-class Container:
-    settings: Settings
-    engine: Engine
-    session_factory: sessionmaker
-    bus: Bus
+class Container(ServiceContainer):
     transport: SmtpTransport | SinkTransport
     sender: Address
 
@@ -36,6 +29,5 @@ class Container:
 
 
 def bootstrap(settings: Settings) -> Container:
-    engine = make_engine(settings.database_url)
-    return Container(settings, engine, make_session_factory(engine), Bus(settings.broker_url, settings.bus_namespace),
-                     make_transport(settings), checked_sender(settings.mail_from))
+    return Container(**ServiceContainer.parts(settings), transport=make_transport(settings),
+                     sender=checked_sender(settings.mail_from))

@@ -98,6 +98,17 @@ def init_service_app(app: Flask, service: str, readiness: Mapping[str, Callable[
     return app
 
 
+def create_service_app(package: str, service: str, container, blueprints, readiness=None) -> Flask:
+    """A service's Flask app: its container under `app.extensions[package]`, the shared plumbing, its blueprints.
+    `readiness` defaults to the container's (database and broker)."""
+    app = Flask(package)
+    app.extensions[package] = container
+    init_service_app(app, service, readiness if readiness is not None else container.readiness())
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
+    return app
+
+
 def json_body(required: tuple[str, ...] = ()) -> dict:
     """The request's JSON object, or a 400 ApiError naming what is wrong."""
     payload = request.get_json(silent=True)
