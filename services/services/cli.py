@@ -23,22 +23,27 @@ import requests
 class ServiceProcessSpec:
     folder: str      # the service's folder in the repository
     package: str     # its Python package, also its settings prefix and queue name
-    port: int
     has_worker: bool = True
 
 
 SERVICES = (
-    ServiceProcessSpec("identity", "identity", 8101),
-    ServiceProcessSpec("agrement-svc", "agrement", 8102),
-    ServiceProcessSpec("fiche-svc", "fiche", 8103),
-    ServiceProcessSpec("geo-svc", "geo", 8104),
-    ServiceProcessSpec("notify-svc", "notify", 8105),
-    ServiceProcessSpec("gateway", "gateway", 8000, has_worker=False),
+    ServiceProcessSpec("identity", "identity"),
+    ServiceProcessSpec("agrement-svc", "agrement"),
+    ServiceProcessSpec("fiche-svc", "fiche"),
+    ServiceProcessSpec("geo-svc", "geo"),
+    ServiceProcessSpec("notify-svc", "notify"),
+    ServiceProcessSpec("gateway", "gateway", has_worker=False),
 )
 
 
-def embedded_environment(data_dir: Path, gateway_port: int = 8000, base: dict | None = None,
-                         ports: dict[str, int] | None = None) -> dict[str, str]:
+def default_ports(gateway_port: int = 8000, first_service_port: int = 8101) -> dict[str, int]:
+    """The gateway's port, and the services' on consecutive ports (identity first)."""
+    services = [spec.package for spec in SERVICES if spec.package != "gateway"]
+    return {"gateway": gateway_port, **{package: first_service_port + index for index, package in enumerate(services)}}
+
+
+def embedded_environment(data_dir: Path, ports: dict[str, int] | None = None,
+                         base: dict | None = None) -> dict[str, str]:
     """Every variable the services read, for an embedded run rooted at `data_dir` (`ports` by package)."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -46,7 +51,7 @@ def embedded_environment(data_dir: Path, gateway_port: int = 8000, base: dict | 
     if not secret_file.exists():
         secret_file.write_text(secrets.token_urlsafe(32))
         secret_file.chmod(0o600)
-    ports = ports or {spec.package: (gateway_port if spec.package == "gateway" else spec.port) for spec in SERVICES}
+    ports = ports or default_ports()
     gateway_port = ports["gateway"]
     env = dict(os.environ if base is None else base)
     env.update({
@@ -146,7 +151,7 @@ def wait_ready(env: dict[str, str], timeout: float = 60.0) -> None:
 
 def cmd_run(args) -> int:
     data_dir = Path(args.data_dir)
-    env = embedded_environment(data_dir, args.port)
+    env = embedded_environment(data_dir, default_ports(args.port, args.service_ports_from))
     print(f"Données locales : {data_dir.resolve()}")
     migrate_all(env)
     group = ProcessGroup(env, log_dir=data_dir.resolve() / "logs" if args.quiet else None)
@@ -170,7 +175,7 @@ def cmd_run(args) -> int:
             subprocess.run([sys.executable, "-m", "agrement", "import", str(demo_file), "--quiet"], env=env,
                            check=True)
             marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
-        url = f"http://127.0.0.1:{args.port}"
+        url = f"http://{args.host}:{args.port}"
         print(f"\nLe portail est prêt : {url}\n  courriels capturés : {url}/dev/mails\n"
               f"  compte de démonstration : numéro PMI 280001, né(e) le 12/04/1985\nCtrl-C pour arrêter.",
               flush=True)
@@ -220,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="démarre tout le portail en local (SQLite, bus local, courriels capturés)")
     run.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8000")))
+    run.add_argument("--service-ports-from", type=int, default=8101,
+                     help="premier port des services internes (identity, puis les suivants ; défaut : 8101)")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--no-demo", action="store_true", help="ne pas charger les données de démonstration")
     run.add_argument("--quiet", action="store_true", help="journaux dans <data-dir>/logs au lieu du terminal")
