@@ -100,6 +100,23 @@ def test_run_command_alone_serves_demo_fiches_activation_and_keeps_data(tmp_path
         home = browser.post(base + "/espace-pro/connexion", data={
             "csrf_token": csrf(login.text), "pmi_number": "280001", "password": PASSWORD})
         assert "DUPONT" in home.text and home.url.rstrip("/").endswith("/espace-pro")
+
+        # The PMI imports a modified extract while the portal runs: the search shows it within seconds.
+        modified = tmp_path / "modified.csv"
+        with (tmp_path / "demo-extract.csv").open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle, delimiter=";")
+            rows = [dict(row, last_name="NOUVEAU-NOM") if row["pmi_number"] == "280001" else row for row in reader]
+        with modified.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=reader.fieldnames, delimiter=";")
+            writer.writeheader()
+            writer.writerows(rows)
+        imported = subprocess.run([sys.executable, "-m", "services.cli", "--data-dir", str(tmp_path), "import",
+                                   str(modified), "--quiet"], capture_output=True, text=True, timeout=120)
+        assert imported.returncode == 0 and "1 modifiés" in imported.stdout, imported.stdout + imported.stderr
+        eventually(lambda: "NOUVEAU-NOM" in requests.get(base + "/api/v1/fiches", params={"q": "Chartres",
+                                                                                         "per_page": 50},
+                                                          timeout=5).text,
+                   timeout=15, message="the modified extract did not reach the search")
     finally:
         if process.poll() is None:
             stop_like_ctrl_c(process, tmp_path)
@@ -113,6 +130,6 @@ def test_run_command_alone_serves_demo_fiches_activation_and_keeps_data(tmp_path
         login = browser.get(base + "/espace-pro/connexion")
         home = browser.post(base + "/espace-pro/connexion", data={
             "csrf_token": csrf(login.text), "pmi_number": "280001", "password": PASSWORD})
-        assert "DUPONT" in home.text, "the account activated in the first run is still there"
+        assert "NOUVEAU-NOM" in home.text, "the account activated in the first run is still there"
     finally:
         stop_like_ctrl_c(again, tmp_path)
