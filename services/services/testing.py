@@ -3,7 +3,8 @@
 Order, as the architecture asks: URLs in the environment (`TEST_POSTGRES_URL`, `TEST_BROKER_URL`), otherwise a
 docker-compose harness through testcontainers (`deploy/docker-compose.test.yml`) where a Docker engine answers,
 otherwise the tier is skipped LOUDLY (a banner in the summary). With `ASSMAT_REQUIRE_REAL_SERVERS=1` (CI) a skip
-becomes a failure. Every run gets its own databases and its own bus namespace, so runs never see each other's data.
+becomes a failure. Every run gets its own databases and its own bus namespace, so runs never see each other's data; its queues
+expire on the broker once unused (BUS_QUEUE_EXPIRES_MS) and its databases are dropped at the end.
 """
 from __future__ import annotations
 
@@ -102,6 +103,8 @@ def real_servers(request):
         postgres_url = postgres_url or f"postgresql://postgres:postgres@{pg_host}:{pg_port}/postgres"
         broker_url = broker_url or f"amqp://guest:guest@{mq_host}:{mq_port}//"
     servers = RealServers(postgres_url=postgres_url, broker_url=broker_url)
+    # The run's queues (in this process and in the services it starts) vanish once unused for 10 minutes.
+    os.environ.setdefault("BUS_QUEUE_EXPIRES_MS", "600000")
     try:
         yield servers
     finally:

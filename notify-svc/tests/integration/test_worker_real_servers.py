@@ -20,10 +20,11 @@ from services.outbox import OUTBOX
 def _wait_for(condition, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():
-            return True
+        result = condition()
+        if result:
+            return result
         time.sleep(0.1)
-    return False
+    return None
 
 
 @pytest.fixture
@@ -110,8 +111,6 @@ def test_a_mail_that_cannot_go_out_is_retried_then_dead_lettered_and_announced(s
     [failed] = _outbox(container, "mail.failed")
     assert failed["cause_event_id"] == event.id and "cannot write to the mail sink" in failed["error"]
     with bus.connection() as connection:
-        dead = connection.SimpleQueue(f"{bus.queue_name('notify')}.dead")
-        message = dead.get(timeout=10)
+        dead = bus.dead_letter_queue("notify")(connection.default_channel)
+        message = _wait_for(lambda: dead.get(no_ack=True))
         assert message.payload["id"] == event.id
-        message.ack()
-        dead.close()

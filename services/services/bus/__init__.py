@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 import traceback
@@ -42,9 +43,15 @@ _register_transports()
 
 class Bus:
     def __init__(self, url: str, namespace: str = "assmat", *, quorum: bool = False,
-                 connect_timeout: float = 5.0):
+                 connect_timeout: float = 5.0, queue_expires_ms: int | None = None):
+        """`queue_expires_ms` lets RabbitMQ delete the queues once unused that long (`x-expires`): test runs on a
+        shared broker set it through BUS_QUEUE_EXPIRES_MS (the test harness does), so their namespaced queues do
+        not pile up run after run. Production leaves it unset: a service's queue must outlive any outage."""
         self.url = url
         self.namespace = namespace
+        if queue_expires_ms is None:
+            queue_expires_ms = int(os.environ.get("BUS_QUEUE_EXPIRES_MS") or 0)
+        self._expiry = {"x-expires": queue_expires_ms} if queue_expires_ms > 0 else {}
         self.quorum = quorum
         self.connect_timeout = connect_timeout
         self.exchange = Exchange(f"{namespace}.events", type="topic", durable=True)
@@ -100,7 +107,7 @@ class Bus:
         return f"{self.namespace}.{service}"
 
     def service_queue(self, service: str, event_types: Iterable[str]) -> Queue:
-        arguments = {"x-queue-type": "quorum"} if self.quorum else None
+        arguments = {**({"x-queue-type": "quorum"} if self.quorum else {}), **self._expiry} or None
         return Queue(self.queue_name(service), exchange=self.exchange, durable=True, queue_arguments=arguments,
                      bindings=[binding(self.exchange, routing_key=type_) for type_ in event_types])
 
@@ -109,10 +116,11 @@ class Bus:
             "x-message-ttl": int(delay_ms),
             "x-dead-letter-exchange": "",
             "x-dead-letter-routing-key": self.queue_name(service),
+            **self._expiry,
         })
 
     def dead_letter_queue(self, service: str) -> Queue:
-        return Queue(f"{self.queue_name(service)}.dead", durable=True)
+        return Queue(f"{self.queue_name(service)}.dead", durable=True, queue_arguments=self._expiry or None)
 
     def declare(self, service: str, event_types: Iterable[str], retry_delays_ms: list[int]) -> None:
         with self.connection() as conn:

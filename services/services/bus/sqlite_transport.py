@@ -106,8 +106,9 @@ _TAKE = f"DELETE FROM messages WHERE id = {_NEXT_ID} RETURNING payload, deliveri
 _RELEASE = 'UPDATE messages SET lease_until = NULL, delivery_tag = NULL WHERE delivery_tag = ?'
 
 _DELAY_ARGUMENTS = {'x-message-ttl', 'x-dead-letter-exchange', 'x-dead-letter-routing-key'}
-# Meaningful to RabbitMQ only; every queue here is equally durable.
-_HARMLESS_ARGUMENTS = {'x-queue-type'}
+# Meaningful to RabbitMQ only: every queue here is equally durable, and a test run's bus file goes with its folder
+# (x-expires only keeps a shared broker tidy).
+_HARMLESS_ARGUMENTS = {'x-queue-type', 'x-expires'}
 
 
 def register() -> None:

@@ -203,3 +203,16 @@ def test_pruning_removes_sent_events_and_old_inbox_ids_but_never_unsent_events(s
     assert relay.prune(later) == 1
     assert relay.pending() == 1, "an unsent event is never pruned"
     assert inbox.prune(session_factory, later) == 1
+
+
+def test_test_runs_queues_expire_once_unused_so_a_shared_broker_does_not_fill_up(real_servers):
+    from amqp.exceptions import NotFound
+    bus = Bus(real_servers.broker_url, f"{real_servers.namespace}_expiry", queue_expires_ms=300)
+    bus.declare("fiche", ["agrement.granted"], [100])
+    with bus.connection() as conn:  # there right after declaring
+        bus.service_queue("fiche", ["agrement.granted"])(conn.channel()).queue_declare(passive=True)
+    time.sleep(1.5)
+    for queue in (bus.service_queue("fiche", ["agrement.granted"]), bus.retry_queue("fiche", 1, 100),
+                  bus.dead_letter_queue("fiche")):
+        with bus.connection() as conn, pytest.raises(NotFound):
+            queue(conn.channel()).queue_declare(passive=True)
