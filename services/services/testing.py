@@ -9,6 +9,7 @@ expire on the broker once unused (BUS_QUEUE_EXPIRES_MS) and its databases are dr
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,19 @@ def real_servers(request):
         servers.drop_databases()
         if compose is not None:
             compose.stop()
+
+
+def eventually(check, timeout: float = 30.0, interval: float = 0.2, message: str = "condition not met"):
+    """Poll `check()` until it returns a truthy value, and return it; fail after `timeout` seconds.
+    Events cross processes asynchronously: tests wait for an outcome instead of sleeping a fixed time."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{message} after {timeout:.0f} s (last value: {last!r})")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from services.communes import get_commune
-from tests.e2e.portal import eventually, write_demo_extract
+from services.testing import eventually
+from tests.e2e.portal import write_demo_extract
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"

@@ -4,7 +4,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,18 +70,6 @@ def start_portal(real_servers, data_dir: Path) -> RunningPortal:
         group.stop_all()
         raise
     return RunningPortal(env, group, data_dir)
-
-
-def eventually(check, timeout: float = 30.0, interval: float = 0.3, message: str = "condition not met"):
-    """Poll `check()` until it returns a truthy value; the events cross processes asynchronously."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{message} after {timeout:.0f} s (last value: {last!r})")
 
 
 def write_demo_extract(portal: RunningPortal, path: Path, *, count: int, seed: int, first_pmi_number: int,

@@ -10,7 +10,8 @@ from html import unescape
 import pytest
 import requests
 
-from tests.e2e.portal import eventually, write_demo_extract
+from services.testing import eventually
+from tests.e2e.portal import write_demo_extract
 
 DEMO_PMI_NUMBER, DEMO_BIRTH = "320000", ("12", "4", "1985")  # the demo's Marie DUPONT, renumbered
 PASSWORD = "une phrase de passe assez longue"

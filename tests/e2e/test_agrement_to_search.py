@@ -6,7 +6,8 @@ import csv
 import pytest
 import requests
 
-from tests.e2e.portal import eventually, write_demo_extract
+from services.testing import eventually
+from tests.e2e.portal import write_demo_extract
 
 CHARTRES = "28085"
 

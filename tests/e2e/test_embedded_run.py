@@ -14,7 +14,8 @@ from pathlib import Path
 
 import requests
 
-from tests.e2e.portal import eventually, free_port
+from services.testing import eventually
+from tests.e2e.portal import free_port
 
 PASSWORD = "mot de passe du mode embarqué"
 

@@ -10,7 +10,8 @@ import time
 import sqlalchemy as sa
 
 from services.db import make_engine
-from tests.e2e.portal import eventually, write_demo_extract
+from services.testing import eventually
+from tests.e2e.portal import write_demo_extract
 
 ROWS = 1500
 FIRST_PMI_NUMBER = 700000  # a range of its own, so other tests' data do not count

@@ -1,7 +1,6 @@
 """The worker on real PostgreSQL and RabbitMQ: agrément and place events in, a fiche found through the API, and
 fiche.published out through the outbox relay."""
 import threading
-import time
 
 import pytest
 from kombu import Queue
@@ -13,16 +12,7 @@ from fiche.settings import Settings
 from services.bus import Bus
 from services.db import upgrade
 from services.events import Event
-
-
-def _eventually(probe, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = probe()
-        if result:
-            return result
-        time.sleep(0.2)
-    pytest.fail(f"nothing after {timeout} s")
+from services.testing import eventually
 
 
 @pytest.fixture
@@ -71,7 +61,7 @@ def test_granted_and_located_fiche_is_found_and_announced(settings, bus, running
         body = client.get("/api/fiches?q=Chartres").get_json()
         return body["fiches"] and body["fiches"][0]["location"] and body
 
-    body = _eventually(located)
+    body = eventually(located)
     [fiche] = body["fiches"]
     assert body["commune"] == {"insee": "28085", "name": "Chartres"}
     assert fiche["last_name"] == "Héloïse-Dupré" and fiche["location"]["precision"] == "municipality"
@@ -82,6 +72,6 @@ def test_granted_and_located_fiche_is_found_and_announced(settings, bus, running
 
     with bus.connection() as connection:
         queue = Queue(bus.queue_name("fiche-test-observer"))(connection.default_channel)
-        message = _eventually(lambda: queue.get(no_ack=True))
+        message = eventually(lambda: queue.get(no_ack=True))
     announced = Event.from_dict(message.decode())
     assert announced.type == "fiche.published" and announced.data["fiche_id"] == fiche["id"]

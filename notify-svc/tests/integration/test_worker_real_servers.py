@@ -15,16 +15,7 @@ from services.bus import Bus
 from services.catalogue.identity import EMAIL_CONFIRMATION_REQUESTED
 from services.db import make_engine
 from services.outbox import OUTBOX
-
-
-def _wait_for(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    return None
+from services.testing import eventually
 
 
 @pytest.fixture
@@ -89,7 +80,7 @@ def test_published_events_are_mailed_once_each_and_announced(start_workers, conf
         bus.publish(event)
     bus.publish(events[0])  # a redelivery of the first: must not become a second mail
 
-    assert _wait_for(lambda: len(_outbox(container, "mail.delivered")) == len(events))
+    eventually(lambda: len(_outbox(container, "mail.delivered")) == len(events))
     time.sleep(1)  # room for a duplicate to show up, if the workers made one
     caught = sorted(message.to for message in container.transport.messages())
     assert caught == sorted(f"assmat{number}@example.fr" for number in range(6))
@@ -106,11 +97,11 @@ def test_a_mail_that_cannot_go_out_is_retried_then_dead_lettered_and_announced(s
 
     bus.publish(event)
 
-    assert _wait_for(lambda: len(_outbox(container, "mail.failed")) == 1)
+    eventually(lambda: len(_outbox(container, "mail.failed")) == 1)
     assert _mail_rows(container) == [(event.id, "failed", 3)]  # the first delivery and one per retry delay
     [failed] = _outbox(container, "mail.failed")
     assert failed["cause_event_id"] == event.id and "cannot write to the mail sink" in failed["error"]
     with bus.connection() as connection:
         dead = bus.dead_letter_queue("notify")(connection.default_channel)
-        message = _wait_for(lambda: dead.get(no_ack=True))
+        message = eventually(lambda: dead.get(no_ack=True))
         assert message.payload["id"] == event.id
