@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.web import create_service_app
-
 
 def create_app(settings=None, container=None) -> Flask:
-    from agrement.bootstrap import bootstrap
-    from agrement.settings import load_settings
-    from agrement.web import bp
+    """`container` lets API tests hand in one they prepared (a clock, a fixed verifier)."""
+    from agrement.service import MANIFEST
+    from services.manifest import create_app as create_service_app
 
-    return create_service_app("agrement", "agrement-svc", container or bootstrap(settings or load_settings()), [bp])
+    return create_service_app(MANIFEST, settings, container=container)

@@ -1,8 +1,6 @@
 import sys
 
-from gateway import create_app
-from gateway.settings import load_settings
-from services.runtime import run_service_cli
+from gateway.service import MANIFEST
+from services.runtime import run_manifest_cli
 
-sys.exit(run_service_cli("gateway", load_settings=load_settings, create_app=create_app, run_worker=None,
-                         migrations=None, default_port=8000))
+sys.exit(run_manifest_cli(MANIFEST))

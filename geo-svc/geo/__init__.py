@@ -3,12 +3,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.web import create_service_app
-
 
 def create_app(settings=None) -> Flask:
-    from geo.bootstrap import bootstrap
-    from geo.settings import load_settings
-    from geo.web import bp
+    from geo.service import MANIFEST
+    from services.manifest import create_app as create_service_app
 
-    return create_service_app("geo", "geo-svc", bootstrap(settings or load_settings()), [bp])
+    return create_service_app(MANIFEST, settings)

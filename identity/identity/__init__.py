@@ -3,12 +3,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.web import create_service_app
-
 
 def create_app(settings=None) -> Flask:
-    from identity.bootstrap import bootstrap
-    from identity.settings import load_settings
-    from identity.web import bp
+    from identity.service import MANIFEST
+    from services.manifest import create_app as create_service_app
 
-    return create_service_app("identity", "identity", bootstrap(settings or load_settings()), [bp])
+    return create_service_app(MANIFEST, settings)

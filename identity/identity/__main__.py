@@ -1,9 +1,6 @@
 import sys
 
-from identity import create_app
-from identity.settings import load_settings
-from identity.worker import run
-from services.runtime import run_service_cli
+from identity.service import MANIFEST
+from services.runtime import run_manifest_cli
 
-sys.exit(run_service_cli("identity", load_settings=load_settings, create_app=create_app, run_worker=run,
-                         migrations="identity:migrations", default_port=8101))
+sys.exit(run_manifest_cli(MANIFEST))

@@ -1,9 +1,6 @@
 import sys
 
-from notify import create_app
-from notify.settings import load_settings
-from notify.worker import run
-from services.runtime import run_service_cli
+from notify.service import MANIFEST
+from services.runtime import run_manifest_cli
 
-sys.exit(run_service_cli("notify", load_settings=load_settings, create_app=create_app, run_worker=run,
-                         migrations="notify:migrations", default_port=8105))
+sys.exit(run_manifest_cli(MANIFEST))

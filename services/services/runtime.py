@@ -1,7 +1,8 @@
-"""The command line every service shares: `python -m <package> web | worker | migrate | <extra commands>`.
+"""The command line every service shares: `python -m <package> web | worker | migrate | health | <its own>`.
 
-A service's `__main__.py` calls `run_service_cli(...)` with its own factories; the embedded runner
-(`assmat run`), docker-compose and the tests all start services through these same commands.
+A service's `__main__.py` is `sys.exit(run_manifest_cli(MANIFEST))`; the embedded runner (`assmat run`),
+docker-compose and the tests all start services through these same commands. Each command asks only for the
+settings it uses (services.settings.for_command).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sys
 from typing import Callable, Mapping
 
 from services import logs
-from services.settings import BaseSettings, SettingsError
+from services.settings import BaseSettings, SettingsError, for_command
 
 log = logging.getLogger("services.runtime")
 
@@ -72,3 +73,84 @@ def run_service_cli(name: str, *, load_settings: Callable[[], BaseSettings], cre
         log.info("database migrated")
         return 0
     return commands[args.command](settings, rest) or 0
+
+
+def migrate(manifest, settings: BaseSettings) -> None:
+    """The database to its newest migration, then the bus topology this service needs, before anything runs: its
+    queue and bindings exist before the first event it must receive is published (services/BACKBONE.md)."""
+    from services.bus import Bus
+    from services.db import upgrade
+
+    if manifest.migrations is not None:
+        upgrade(settings.database_url, manifest.migrations)
+        log.info("database migrated")
+    if manifest.has_worker:
+        bus = Bus(settings.broker_url, settings.bus_namespace)
+        try:
+            bus.declare_topology({manifest.name: manifest.consumed_types} if manifest.consumed_types else {},
+                                 settings.retry_delays_ms)
+        finally:
+            bus.close()
+        log.info("bus topology declared", extra={"queue": bus.queue_name(manifest.name),
+                                                 "bindings": manifest.consumed_types})
+
+
+def health(manifest, settings: BaseSettings) -> int:
+    """A container's healthcheck for the worker: 0 when a worker of this service beat lately and works."""
+    from services.bootstrap import ServiceContainer
+    from services.health import worker_check
+
+    container = ServiceContainer.from_settings(settings)
+    try:
+        worker_check(container.session_factory, manifest.name)()
+    except Exception as error:  # the probe's answer, printed for the operator
+        print(f"{manifest.name}: worker not ready: {error}", file=sys.stderr)
+        return 1
+    finally:
+        container.engine.dispose()
+    print(f"{manifest.name}: worker ready")
+    return 0
+
+
+def run_manifest_cli(manifest, argv: list[str] | None = None) -> int:
+    """`python -m <package> ...` for the service `manifest` declares."""
+    from services.manifest import create_app
+    from services.worker import run_worker
+
+    parser = argparse.ArgumentParser(prog=f"python -m {manifest.name}", description=manifest.summary)
+    sub = parser.add_subparsers(dest="command", required=True)
+    web = sub.add_parser("web", help="serve the HTTP API (embedded server; production runs gunicorn)")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=None, help="default: the <SERVICE>_PORT setting")
+    sub.add_parser("migrate", help="upgrade the database and declare the bus queues this service needs")
+    if manifest.has_worker:
+        sub.add_parser("worker", help="consume events and relay the outbox")
+        sub.add_parser("health", help="exit 0 when a worker of this service is running and healthy")
+    for command in manifest.commands:
+        sub.add_parser(command, add_help=False)
+    args, rest = parser.parse_known_args(argv)
+
+    try:
+        with for_command(args.command):
+            settings = manifest.load_settings()
+    except SettingsError as error:
+        print(f"{manifest.name}: {error}", file=sys.stderr)
+        return 2
+    logs.configure(manifest.name, settings.log_level, settings.log_format)
+
+    if args.command == "web":
+        port = args.port or getattr(settings, "port", None) or manifest.default_port
+        serve(create_app(manifest, settings), args.host, port)
+        return 0
+    if args.command == "worker":
+        run_worker(manifest, settings)
+        return 0
+    if args.command == "migrate":
+        if manifest.migrations is None and not manifest.has_worker:
+            print(f"{manifest.name}: nothing to migrate (no database, no queue)")
+            return 0
+        migrate(manifest, settings)
+        return 0
+    if args.command == "health":
+        return health(manifest, settings)
+    return manifest.commands[args.command](settings, rest) or 0

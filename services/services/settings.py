@@ -7,6 +7,8 @@ marked `shared=True` (broker, JWKS...) are read without the prefix (`BROKER_URL`
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import os
 import typing
@@ -20,19 +22,44 @@ class SettingsError(RuntimeError):
 
 
 def setting(default=dataclasses.MISSING, *, shared: bool = False, secret: bool = False, env: str | None = None,
-            help: str = ""):
-    """Declare a settings field. `secret` fields have a local default but must be set outside local runs."""
-    return dataclasses.field(default=default, metadata={"shared": shared, "secret": secret, "env": env, "help": help})
+            help: str = "", needed_by: typing.Iterable[str] | None = None):
+    """Declare a settings field. `secret` fields have a local default but must be set outside local runs, by the
+    processes in `needed_by` (command names: web, worker, migrate...; None: every process), so that a command is
+    never refused for a setting it does not use."""
+    return dataclasses.field(default=default, metadata={
+        "shared": shared, "secret": secret, "env": env, "help": help,
+        "needed_by": frozenset(needed_by) if needed_by is not None else None})
+
+
+# The command being started (`python -m geo migrate` -> "migrate"), set by services.runtime around load_settings:
+# each service's load_settings() keeps its simple signature while `load` asks only for what that command uses.
+_command: contextvars.ContextVar[str | None] = contextvars.ContextVar("assmat_command", default=None)
+
+
+@contextlib.contextmanager
+def for_command(command: str | None):
+    token = _command.set(command)
+    try:
+        yield
+    finally:
+        _command.reset(token)
+
+
+def required_by(field: dataclasses.Field, command: str | None) -> bool:
+    needed_by = field.metadata.get("needed_by")
+    return command is None or needed_by is None or command in needed_by
 
 
 @dataclasses.dataclass(frozen=True)
 class BaseSettings:
     environment: str = setting("local", shared=True, env="ASSMAT_ENV",
                                help="local | test | production; anything but local/test enforces secrets")
-    broker_url: str = setting("", shared=True, secret=True, env="BROKER_URL")
+    broker_url: str = setting("", shared=True, secret=True, env="BROKER_URL", needed_by=("worker", "migrate"),
+                              help="amqp://user:password@host:5672/vhost; sqlitebus:////abs/bus.sqlite3 locally")
     bus_namespace: str = setting("assmat", shared=True, env="BUS_NAMESPACE",
                                  help="prefix of the exchange and queue names; lets test runs share a broker")
-    database_url: str = setting("", secret=True)
+    database_url: str = setting("", secret=True, help="postgresql://user:password@host:5432/db; sqlite:////abs/file "
+                                                      "locally")
     log_level: str = setting("INFO", shared=True, env="LOG_LEVEL")
     log_format: str = setting("json", shared=True, env="LOG_FORMAT", help="json | text")
     identity_jwks_url: str = setting("http://127.0.0.1:8101/.well-known/jwks.json", shared=True,
@@ -46,6 +73,14 @@ class BaseSettings:
                                            help="handled event ids are remembered this long, against redeliveries")
     consumer_retry_delays_ms: str = setting("500,2000,10000", shared=True, env="CONSUMER_RETRY_DELAYS_MS",
                                             help="backoff of each retry, comma separated")
+    consumer_prefetch: int = setting(200, shared=True, env="CONSUMER_PREFETCH",
+                                     help="messages the broker hands a worker ahead of its work")
+    consumer_batch_size: int = setting(100, shared=True, env="CONSUMER_BATCH_SIZE",
+                                       help="events handled in one database transaction when they are waiting")
+    outbox_max_attempts: int = setting(10, shared=True, env="OUTBOX_MAX_ATTEMPTS",
+                                       help="refusals by the broker before an outbox row is parked (see assmat dlq)")
+    worker_status_seconds: float = setting(2.0, shared=True, env="WORKER_STATUS_SECONDS",
+                                           help="how often a worker records that it is alive (readiness reads it)")
 
     @property
     def is_local(self) -> bool:
@@ -95,6 +130,7 @@ T = typing.TypeVar("T", bound=BaseSettings)
 def load(cls: type[T], service: str, environ: typing.Mapping[str, str] | None = None, **overrides) -> T:
     """Build `cls` from the environment. Raises SettingsError naming every missing required variable."""
     environ = os.environ if environ is None else environ
+    command = _command.get()
     hints = typing.get_type_hints(cls)
     values: dict[str, typing.Any] = {}
     environment = environ.get("ASSMAT_ENV", "local")
@@ -106,7 +142,8 @@ def load(cls: type[T], service: str, environ: typing.Mapping[str, str] | None = 
         name = env_name(service, field)
         raw = environ.get(name)
         if raw is None or raw == "":
-            if field.metadata.get("secret") and environment not in LOCAL_ENVIRONMENTS:
+            if (field.metadata.get("secret") and environment not in LOCAL_ENVIRONMENTS
+                    and required_by(field, command)):
                 missing.append(name)
                 continue
             if field.default is dataclasses.MISSING:
@@ -115,6 +152,7 @@ def load(cls: type[T], service: str, environ: typing.Mapping[str, str] | None = 
         values[field.name] = _convert(raw, hints[field.name], name)
     if missing:
         raise SettingsError(
-            f"{service}: missing required setting(s) {', '.join(missing)} (environment {environment!r}); "
-            "set them in the environment (see deploy/example.env)")
+            f"{service}: missing required setting(s) {', '.join(missing)} (environment {environment!r}"
+            f"{', command ' + repr(command) if command else ''}); set them in the environment "
+            "(deploy/SETTINGS.md lists every setting of every process)")
     return cls(**values)

@@ -10,12 +10,13 @@ import sqlalchemy as sa
 from notify.adapters.orm import mails, metadata
 from notify.bootstrap import bootstrap
 from notify.settings import load_settings
-from notify.worker import run
+from notify.service import MANIFEST
 from services.bus import Bus
 from services.catalogue.identity import EMAIL_CONFIRMATION_REQUESTED
 from services.db import make_engine
 from services.outbox import OUTBOX
 from services.testing import eventually
+from services.worker import run_worker
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def start_workers(real_servers):
         # Declared before anything is published: a topic exchange drops what no queue is bound to yet.
         bus.declare("notify", container.handlers().keys(), settings.retry_delays_ms)
         stop = threading.Event()
-        threads = [threading.Thread(target=run, args=(settings, stop), daemon=True) for _ in range(count)]
+        threads = [threading.Thread(target=run_worker, args=(MANIFEST, settings, stop), daemon=True) for _ in range(count)]
         for thread in threads:
             thread.start()
         started.append((settings, container, bus, stop, threads))

@@ -15,7 +15,8 @@ from services.events import Event
 from services.inbox import handle_once
 from services.outbox import OUTBOX, OutboxRelay
 from services.settings import BaseSettings
-from services.worker import run_worker
+from services.inbox import Subscription
+from services.worker import serve_events
 
 metadata = sa.MetaData()
 kernel_tables(metadata)
@@ -166,8 +167,9 @@ def test_worker_consumes_and_relays_what_its_handlers_record(stack):
         uow.add_event(event(e.subject, "place.located"))
 
     stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=("geo", settings, session_factory,
-                                                       {"agrement.granted": locate}, stop))
+    worker = threading.Thread(target=serve_events, args=("geo", settings, session_factory,
+                                                         {"agrement.granted": Subscription(locate, ordered=True)},
+                                                         stop))
     worker.start()
     try:
         for subject in ("w1", "w2"):

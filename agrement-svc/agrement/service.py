@@ -1,0 +1,28 @@
+"""agrement-svc declared once: the kernel derives its web app, worker, commands, queue and settings list from this."""
+from __future__ import annotations
+
+from agrement.bootstrap import bootstrap
+from agrement.commands import bench_command, demo_extract_command, import_command
+from agrement.settings import Settings, load_settings
+from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN
+from services.manifest import ServiceManifest
+
+
+def _blueprints():
+    from agrement.web import bp
+    return [bp]
+
+
+MANIFEST = ServiceManifest(
+    name="agrement",
+    folder="agrement-svc",
+    summary="agrement-svc: agréments from the PMI's extract, and what assmats declare to the PMI",
+    settings=Settings,
+    load_settings=load_settings,
+    container=bootstrap,
+    blueprints=_blueprints,
+    publishes=(AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN),
+    commands={"import": import_command, "demo-extract": demo_extract_command, "bench": bench_command},
+    migrations="agrement:migrations",
+    default_port=8102,
+)

@@ -1,0 +1,33 @@
+"""geo-svc declared once: the kernel derives its web app, worker, commands, queue and settings list from this."""
+from __future__ import annotations
+
+from geo.bootstrap import bootstrap
+from geo.handlers import locate_place_of_practice
+from geo.reference import load_reference_command, load_reference_for
+from geo.settings import Settings, load_settings
+from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED
+from services.catalogue.geo import PLACE_LOCATED, PLACE_NEEDS_REVIEW
+from services.manifest import ServiceManifest
+
+
+def _blueprints():
+    from geo.web import bp
+    return [bp]
+
+
+MANIFEST = ServiceManifest(
+    name="geo",
+    folder="geo-svc",
+    summary="geo-svc: the communes reference and where every place of practice is",
+    settings=Settings,
+    load_settings=load_settings,
+    container=bootstrap,
+    blueprints=_blueprints,
+    # The place follows the agrément's newest address: an older event arriving late must not move it back.
+    projections={AGREMENT_GRANTED: locate_place_of_practice, AGREMENT_MODIFIED: locate_place_of_practice},
+    publishes=(PLACE_LOCATED, PLACE_NEEDS_REVIEW),
+    commands={"load-communes": load_reference_command},
+    before_consuming=(load_reference_for,),
+    migrations="geo:migrations",
+    default_port=8104,
+)
