@@ -15,4 +15,5 @@ class Container(ServiceContainer):
 
 def bootstrap(settings: Settings) -> Container:
     return Container(**ServiceContainer.parts(settings),
-                     verifier=TokenVerifier(settings.identity_jwks_url, settings.token_issuer, settings.token_audience))
+                     verifier=TokenVerifier(settings.identity_jwks_url, settings.token_issuer, settings.token_audience,
+                                            refresh_seconds=settings.jwks_refresh_seconds))

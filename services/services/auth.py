@@ -1,13 +1,36 @@
 """Short-lived signed tokens: issued by identity, verified by every service itself.
 
-Signing uses RS256 keys (identity keeps the private ones and publishes the public set as a JWKS). Verification
-fetches the JWKS once, then again only when a token names an unknown key id (key rotation), and checks signature,
-issuer, audience, expiry and role. No service trusts a header because the gateway set it.
+Signing uses RS256 keys (identity keeps the private ones and publishes the public set as a JWKS). `TokenVerifier`
+checks signature, issuer, audience, expiry and role. No service trusts a header because the gateway set it.
 JOSE is done with joserfc, the JOSE library that authlib itself builds on (authlib.jose is deprecated for it).
+
+How the verifier keeps its key set (R = `refresh_seconds`, `JWKS_REFRESH_SECONDS`, 300 by default; G =
+`grace_seconds`, three intervals by default):
+- A set is fresh for R after it was fetched. The first verification that finds it older refreshes it: in its own
+  thread while identity answers (the other requests keep verifying against the current set meanwhile, none waits),
+  in a background thread once a refresh has failed (so that no request pays a timeout during an outage). A key
+  removed from the JWKS is therefore refused within R, give or take the duration of that one fetch.
+- A token naming a key id the set lacks (rotation) makes that request fetch at once, so a new key is accepted
+  immediately; but not if another fetch is under way or one was made less than `min_refetch_seconds` (10) ago:
+  the token is then refused (401), so a forged kid cannot turn requests into JWKS downloads.
+- While refreshes fail, the last good set is kept until it is R + G old (20 minutes by default), then refused:
+  the verifier fails closed and logs it (failures as warnings, the first one then at most once a minute; the
+  moment tokens start being refused, as an error).
+- Without a trusted set (cold start, the last set expired, or no verification at all for R + G), one request
+  fetches (timeout `http_timeout`, 2 s, on connecting and on each read) and every other request is refused at once
+  with `SigningKeysUnavailable` instead of queueing behind it; after a failed fetch the next one is not tried for
+  `retry_seconds` (1).
+  `require_token` answers those 503 `auth_unavailable`, not 401: the token was not judged, and a 401 would tell
+  the caller to throw away a session that is probably valid (the gateway shows "service unavailable, retry" and
+  keeps the browser session).
+A fetch that fails for any reason (network, HTTP status, JSON, an empty or malformed set, the database of
+identity's own verifier) counts as a failed refresh. A token whose header names no key id is refused without any
+fetch: identity always names its key.
 """
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import time
 import uuid
@@ -23,6 +46,8 @@ from joserfc.jwk import KeySet, RSAKey
 from services.web import ApiError
 
 ALGORITHM = "RS256"
+log = logging.getLogger("services.auth")
+
 ROLES = ("assmat", "mam", "rpe", "pmi_agent", "pmi_central", "support", "admin")
 
 
@@ -49,6 +74,11 @@ class InvalidToken(Exception):
     pass
 
 
+class SigningKeysUnavailable(InvalidToken):
+    """No trusted key set right now, so the token could not be judged (identity unreachable at cold start, a fetch
+    under way, or the last good set past its grace). An InvalidToken, so that a caller knowing only that refuses."""
+
+
 @dataclass(frozen=True)
 class Principal:
     subject: str
@@ -56,44 +86,56 @@ class Principal:
     claims: dict
 
 
+_FAILURE_LOG_EVERY_SECONDS = 60.0
+
+
 class TokenVerifier:
-    def __init__(self, jwks_url: str, issuer: str, audience: str, *, min_refetch_seconds: float = 10.0,
-                 http_timeout: float = 3.0, jwks_source: Callable[[], dict] | None = None):
-        """`jwks_source` replaces the HTTP fetch (identity reads its own keys from its database)."""
+    def __init__(self, jwks_url: str, issuer: str, audience: str, *, refresh_seconds: float = 300.0,
+                 grace_seconds: float | None = None, min_refetch_seconds: float = 10.0, retry_seconds: float = 1.0,
+                 http_timeout: float = 2.0, jwks_source: Callable[[], dict] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        """`jwks_source` replaces the HTTP fetch (identity reads its own keys from its database); `clock` is a
+        monotonic clock in seconds (tests move it). `grace_seconds` defaults to three refresh intervals."""
+        if refresh_seconds <= 0:
+            raise ValueError("refresh_seconds must be positive")
         self.jwks_url, self.issuer, self.audience = jwks_url, issuer, audience
         self.jwks_source = jwks_source or self._fetch_over_http
-        self.min_refetch_seconds, self.http_timeout = min_refetch_seconds, http_timeout
-        self._keys: KeySet | None = None
-        self._fetched_at = 0.0
+        self.refresh_seconds = refresh_seconds
+        self.grace_seconds = 3 * refresh_seconds if grace_seconds is None else grace_seconds
+        self.min_refetch_seconds, self.retry_seconds = min_refetch_seconds, retry_seconds
+        self.http_timeout = http_timeout
+        self._clock = clock
+        # Held only to read or record state, never during a fetch: that is what keeps requests from queueing.
         self._lock = threading.Lock()
+        self._keys: KeySet | None = None
+        self._kids: frozenset[str] = frozenset()
+        self._fetched_at = 0.0                 # when the current set was asked for
+        self._attempted_at: float | None = None
+        self._failed_at: float | None = None   # end of the last attempt, if it failed
+        self._failures = 0                     # consecutive failed attempts
+        self._last_error = ""
+        self._fetching = False
+        self._background: threading.Thread | None = None
+        self._failure_logged_at: float | None = None
+        self._expiry_logged = False
 
     def _fetch_over_http(self) -> dict:
         response = requests.get(self.jwks_url, timeout=self.http_timeout)
         response.raise_for_status()
         return response.json()
 
-    def _key_set(self, kid: str | None) -> KeySet:
-        with self._lock:
-            known = self._keys is not None and any(k.kid == kid for k in self._keys.keys)
-            # Refetch on an unknown kid (rotation), but not more often than min_refetch_seconds (a forged kid
-            # must not turn every request into a JWKS download).
-            stale = time.monotonic() - self._fetched_at >= self.min_refetch_seconds
-            if self._keys is None or (not known and stale):
-                try:
-                    self._keys = KeySet.import_key_set(self.jwks_source())
-                    self._fetched_at = time.monotonic()
-                except (requests.RequestException, ValueError) as error:
-                    if self._keys is None:
-                        raise InvalidToken(f"signing keys unavailable: {error}") from error
-            return self._keys
-
     def verify(self, token: str) -> Principal:
         try:
             header = jws.extract_compact(token.encode()).protected
         except (JoseError, ValueError, UnicodeError) as error:
             raise InvalidToken(f"malformed token: {error}") from error
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            # Every token identity issues names its key; without one there is nothing to look up (nor to fetch).
+            raise InvalidToken("token without key id")
+        keys = self._key_set(kid)
         try:
-            decoded = jwt.decode(token, self._key_set(header.get("kid")), algorithms=[ALGORITHM])
+            decoded = jwt.decode(token, keys, algorithms=[ALGORITHM])
             registry = jwt.JWTClaimsRegistry(
                 leeway=30, iss={"essential": True, "value": self.issuer},
                 aud={"essential": True, "value": self.audience}, exp={"essential": True},
@@ -105,6 +147,104 @@ class TokenVerifier:
         if claims.get("role") not in ROLES:
             raise InvalidToken("unknown role")
         return Principal(subject=str(claims["sub"]), role=claims["role"], claims=claims)
+
+    # --- the key set ------------------------------------------------------------------------------------------
+
+    def _key_set(self, kid: str) -> KeySet:
+        """The set to verify a token naming `kid` against; starts or runs a fetch when one is due."""
+        with self._lock:
+            now = self._clock()
+            keys = self._trusted(now)
+            if keys is None:
+                if not self._may_fetch(now):
+                    raise SigningKeysUnavailable(self._unavailable_reason())
+                run = "here"
+            elif kid not in self._kids:
+                since = None if self._attempted_at is None else now - self._attempted_at
+                if not self._may_fetch(now) or (since is not None and since < self.min_refetch_seconds):
+                    return keys  # decoding refuses the unknown kid
+                run = "here"
+            elif now - self._fetched_at >= self.refresh_seconds and self._may_fetch(now):
+                run = "here" if self._failures == 0 else "background"
+            else:
+                return keys
+            self._fetching, self._attempted_at = True, now
+        if run == "background":
+            self._refresh_in_background()
+            return keys
+        self._refresh()
+        with self._lock:
+            keys = self._trusted(self._clock())
+            if keys is None:
+                raise SigningKeysUnavailable(self._unavailable_reason())
+            return keys
+
+    def _trusted(self, now: float) -> KeySet | None:
+        """The current set unless it is older than the refresh interval plus the grace. Called under the lock."""
+        if self._keys is None:
+            return None
+        if now - self._fetched_at < self.refresh_seconds + self.grace_seconds:
+            return self._keys
+        if self._failures and not self._expiry_logged:
+            self._expiry_logged = True
+            log.error("signing keys too old, every token is refused until identity's JWKS answers again",
+                      extra={"jwks_url": self.jwks_url, "age_seconds": round(now - self._fetched_at),
+                             "failures": self._failures, "error": self._last_error})
+        return None
+
+    def _may_fetch(self, now: float) -> bool:
+        if self._fetching:
+            return False
+        return self._failed_at is None or now - self._failed_at >= self.retry_seconds
+
+    def _unavailable_reason(self) -> str:
+        if self._fetching:
+            return "signing keys unavailable: a fetch is under way"
+        return f"signing keys unavailable: {self._last_error or 'none trusted'}"
+
+    def _refresh_in_background(self) -> None:
+        thread = threading.Thread(target=self._refresh, name="jwks-refresh", daemon=True)
+        self._background = thread
+        try:
+            thread.start()
+        except RuntimeError as error:  # no thread to be had: record it, or _fetching would stay set forever
+            self._record(None, error)
+
+    def _refresh(self) -> None:
+        """Fetch outside the lock (the caller set `_fetching`), then record the outcome under it."""
+        keys, error = None, None
+        try:
+            keys = KeySet.import_key_set(self.jwks_source())
+        except Exception as exc:  # whatever the source raises (network, status, JSON, database) is a failed fetch
+            error = exc
+        finally:
+            self._record(keys, error)
+
+    def _record(self, keys: KeySet | None, error: BaseException | None) -> None:
+        with self._lock:
+            now = self._clock()
+            self._fetching = False
+            if keys is not None:
+                kids = frozenset(key.kid for key in keys.keys)
+                if self._keys is not None and kids != self._kids:
+                    log.info("signing keys changed", extra={"added": sorted(kids - self._kids),
+                                                            "removed": sorted(self._kids - kids)})
+                if self._failures:
+                    log.info("signing keys fetched again", extra={"jwks_url": self.jwks_url,
+                                                                   "failures": self._failures})
+                self._keys, self._kids = keys, kids
+                self._fetched_at = self._attempted_at if self._attempted_at is not None else now
+                self._failures, self._failed_at, self._last_error = 0, None, ""
+                self._failure_logged_at, self._expiry_logged = None, False
+                return
+            self._failures += 1
+            self._failed_at = now
+            self._last_error = f"{type(error).__name__}: {error}" if error is not None else "fetch interrupted"
+            if self._failure_logged_at is None or now - self._failure_logged_at >= _FAILURE_LOG_EVERY_SECONDS:
+                self._failure_logged_at = now
+                log.warning("signing keys fetch failed", extra={
+                    "jwks_url": self.jwks_url, "failures": self._failures, "error": self._last_error,
+                    "keys_age_seconds": None if self._keys is None else round(now - self._fetched_at)})
 
 
 def bearer_token() -> str | None:
@@ -125,6 +265,9 @@ def require_token(verifier_getter, roles: Iterable[str] | None = None):
                 raise ApiError(401, "token_missing", "Authentification requise.")
             try:
                 principal = verifier_getter().verify(token)
+            except SigningKeysUnavailable:
+                raise ApiError(503, "auth_unavailable", "La vérification de votre connexion est momentanément "
+                               "impossible. Réessayez dans quelques instants.") from None
             except InvalidToken:
                 raise ApiError(401, "token_invalid", "Session expirée ou invalide, reconnectez-vous.") from None
             if allowed is not None and principal.role not in allowed:

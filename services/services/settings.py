@@ -66,6 +66,10 @@ class BaseSettings:
                                      env="IDENTITY_JWKS_URL")
     token_issuer: str = setting("assmat-identity", shared=True, env="TOKEN_ISSUER")
     token_audience: str = setting("assmat-portal", shared=True, env="TOKEN_AUDIENCE")
+    jwks_refresh_seconds: float = setting(300, shared=True, env="JWKS_REFRESH_SECONDS",
+                                          help="identity's JWKS is fetched again once this old, so a removed key is "
+                                               "refused within it; while identity fails the last good set is kept 3 "
+                                               "intervals more, then every token is refused")
     outbox_poll_seconds: float = setting(0.2, shared=True, env="OUTBOX_POLL_SECONDS")
     outbox_retention_hours: float = setting(168, shared=True, env="OUTBOX_RETENTION_HOURS",
                                             help="sent events are deleted after this long (they carry personal data)")
