@@ -27,4 +27,5 @@ def bootstrap(settings: Settings) -> Container:
     parts = ServiceContainer.parts(settings)
     keys = SigningKeys(parts["session_factory"])
     return Container(**parts, keys=keys,
-                     verifier=local_token_verifier(keys, settings.token_issuer, settings.token_audience))
+                     verifier=local_token_verifier(keys, settings.token_issuer, settings.token_audience,
+                                                   settings.jwks_refresh_seconds))

@@ -53,6 +53,7 @@ class SigningKeys:
         return public_jwks(self.all())
 
 
-def local_token_verifier(keys: SigningKeys, issuer: str, audience: str) -> TokenVerifier:
+def local_token_verifier(keys: SigningKeys, issuer: str, audience: str,
+                         refresh_seconds: float = 300.0) -> TokenVerifier:
     """Checks identity's own access tokens against the keys in its database rather than over HTTP to itself."""
-    return TokenVerifier("", issuer, audience, jwks_source=keys.public_jwks)
+    return TokenVerifier("", issuer, audience, jwks_source=keys.public_jwks, refresh_seconds=refresh_seconds)
