@@ -18,7 +18,7 @@ from sqlalchemy.orm import sessionmaker
 
 from fiche import views
 from fiche.adapters.orm import communes, fiches, places
-from fiche.domain.agrement import INSEE_CODE, POSTCODE, AgrementState, agrement_state, pmi_number
+from fiche.domain.agrement import AgrementState, agrement_state, pmi_number
 from fiche.domain.publication import (KIND_ASSMAT, commune_point, public_fiche, status_reason, today,
                                       unpublished_reason, withdrawal_status)
 from services.text import commune_key, fold
@@ -28,6 +28,7 @@ from services.catalogue.geo import PLACE_LOCATED
 from services.communes import get_commune
 from services.db import UnitOfWork
 from services.events import Event, InvalidEvent
+from services.validators import is_insee_code, is_postcode
 
 log = logging.getLogger("fiche.handlers")
 
@@ -158,7 +159,7 @@ def record_location(uow: UnitOfWork, event: Event) -> None:
     if not _PLACE_ID.match(place_id or ""):
         raise InvalidEvent(f"place subject {place_id!r} is not a place id")
     insee_code = data.get("commune_insee")
-    if not isinstance(insee_code, str) or not INSEE_CODE.match(insee_code):
+    if not is_insee_code(insee_code):
         raise InvalidEvent(f"place field commune_insee is not an INSEE code: {insee_code!r}")
     occurred_at = _occurred_at(event)
     session = uow.session
@@ -183,7 +184,7 @@ def record_location(uow: UnitOfWork, event: Event) -> None:
         session.execute(places.update().where(places.c.place_id == place_id).values(**values))
     name, postcode = data.get("commune_name"), data.get("postcode")
     _remember_commune(session, insee_code, name if isinstance(name, str) and len(name) <= 200 else None,
-                      postcode if isinstance(postcode, str) and POSTCODE.match(postcode) else None)
+                      postcode if is_postcode(postcode) else None)
     for fiche_id in fiche_ids:
         _announce(uow, fiche_id, before[fiche_id], None)
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from fiche.adapters.orm import communes, fiches, places
 from fiche.domain.publication import public_fiche
 from services.text import commune_key
+from services.validators import is_digits
 
 CANDIDATES_MAX = 20
 NAME_MATCHES_MAX = 500
@@ -82,7 +83,7 @@ def _with_postcode(on: dt.date, condition) -> sa.Select:
 
 def communes_with_fiches(session: Session, query: str, on: dt.date, limit: int) -> list[dict]:
     """Autocomplete: communes with public fiches whose name or postcode starts with `query`, most fiches first."""
-    if query.isdigit():
+    if is_digits(query):
         codes = _with_postcode(on, fiches.c.postcode.between(query.ljust(5, "0"), query.ljust(5, "9")))
     else:
         codes = _named(commune_key(query), prefix=True)
@@ -93,7 +94,7 @@ def resolve_communes(session: Session, query: str, on: dt.date, only: str | None
     """The communes a parent may mean by `query`, a postcode or a name (narrowed to the commune `only`). A name that
     is exactly a commune's wins over longer names starting with it ("Chartres" is not "Chartres-de-Bretagne"), even
     without fiches; otherwise only communes with public fiches are offered."""
-    if query.isdigit():
+    if is_digits(query):
         return _communes(session, on, _with_postcode(on, fiches.c.postcode == query), only=only)
     key = commune_key(query)
     return (_communes(session, on, _named(key, prefix=False), with_empty=True, only=only)

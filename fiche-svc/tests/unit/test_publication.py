@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from fiche.domain.agrement import agrement_state
+from fiche.domain.agrement import agrement_state, pmi_number
 from fiche.domain.publication import (commune_point, public_contact, public_fiche, public_location,
                                       unpublished_reason, withdrawal_status)
 from services.events import InvalidEvent
@@ -119,10 +119,21 @@ def test_agrement_state_keeps_nothing_the_public_must_not_see(make):
 @pytest.mark.parametrize("field, value", [
     ("postcode", "2800"), ("commune_insee", "chartres"), ("capacity_total", -1), ("capacity_under_3", "3"),
     ("publication_opposed", "false"), ("validity_end", "31/12/2027"), ("last_name", " "), ("status", None),
+    ("postcode", "２８０００"), ("commune_insee", "٢٨٠٨٥"), ("commune_insee", "2a004"),
 ])
 def test_an_unusable_agrement_is_refused(make, field, value):
     with pytest.raises(InvalidEvent, match=field):
         agrement_state(make.agrement_data(**{field: value}))
+
+
+@pytest.mark.parametrize("subject", ["12345", "1234567", "123456\n", "١٢٣٤٥٦", "１２３４５６", " 123456", None])
+def test_an_agrement_subject_must_be_a_pmi_number(subject):
+    with pytest.raises(InvalidEvent, match="6-digit PMI number"):
+        pmi_number(subject)
+
+
+def test_a_pmi_number_keeps_its_leading_zeros():
+    assert pmi_number("000042") == "000042"
 
 
 def test_corsican_insee_codes_are_accepted(make):
