@@ -1,9 +1,9 @@
 """Read side: the queries behind the public API (plain SQL views, no domain model), and the one-fiche read the
 handlers compare before and after a change.
 
-Every search is scoped to one commune and walks ix_fiches_search (published, commune_insee, sort_name, fiche_id,
-validity_end) in order, from the index alone: cost grows with the commune's fiches and the page asked, never with
-the number of fiches in France.
+Every search is scoped to one commune and walks ix_fiches_search (publishable, commune_insee, sort_name, fiche_id,
+validity_start, validity_end) in order, from the index alone: cost grows with the commune's fiches and the page
+asked, never with the number of fiches in France.
 """
 from __future__ import annotations
 
@@ -33,9 +33,12 @@ _RECORD = (
 
 
 def visible(on: dt.date):
-    """Published, and not lapsed since (the worker's sweep unpublishes lapsed fiches, this covers the meantime).
-    `published = true` rather than IS TRUE: PostgreSQL only uses the index for the comparison operator."""
-    return sa.and_(fiches.c.published == sa.true(),
+    """Public on that day (fiche.domain.publication): publishable, and within the agrément's validity, from its
+    first day to its last (CASF L421-1, L421-3). The dates are compared here rather than when events arrive
+    because no event marks those days: the worker's sweeps only announce what the day changed.
+    `publishable = true` rather than IS TRUE: PostgreSQL only uses the index for the comparison operator."""
+    return sa.and_(fiches.c.publishable == sa.true(),
+                   sa.or_(fiches.c.validity_start.is_(None), fiches.c.validity_start <= on),
                    sa.or_(fiches.c.validity_end.is_(None), fiches.c.validity_end >= on))
 
 
@@ -110,7 +113,7 @@ def commune(session: Session, insee_code: str, on: dt.date) -> dict:
 
 
 def fiches_in_commune(session: Session, insee_code: str, on: dt.date, page: int, per_page: int) -> list[dict]:
-    # The page's ids come from the index alone (it holds validity_end too); only those rows are then read and
+    # The page's ids come from the index alone (it holds the validity dates too); only those rows are then read and
     # joined, instead of reading and joining every row OFFSET skips.
     page_ids = (sa.select(fiches.c.fiche_id, fiches.c.sort_name)
                 .where(visible(on), fiches.c.commune_insee == insee_code)

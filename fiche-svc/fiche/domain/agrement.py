@@ -25,7 +25,8 @@ class AgrementState:
     commune_insee: str
     capacity_total: int
     capacity_under_3: int
-    validity_end: dt.date | None
+    validity_start: dt.date | None  # first day of validity: not public before it (see publication.not_started)
+    validity_end: dt.date | None  # last day of validity, inclusive
     status: str
     publication_opposed: bool
     in_mam: bool  # place_type mam; any other place is shown as the assmat's own
@@ -72,11 +73,13 @@ def agrement_state(data: Mapping[str, Any]) -> AgrementState:
             raise InvalidEvent(f"agrément field {name} is not a count: {value!r}")
         return value
 
-    validity_end = text("validity_end")
-    try:
-        validity_end = dt.date.fromisoformat(validity_end) if validity_end else None
-    except ValueError:
-        raise InvalidEvent(f"agrément field validity_end is not a date: {validity_end!r}") from None
+    def day(name: str) -> dt.date | None:
+        value = text(name)
+        try:
+            return dt.date.fromisoformat(value) if value else None
+        except ValueError:
+            raise InvalidEvent(f"agrément field {name} is not a date: {value!r}") from None
+
     if not isinstance(data.get("publication_opposed"), bool):
         raise InvalidEvent("agrément field publication_opposed is not a boolean")
     return AgrementState(
@@ -84,7 +87,7 @@ def agrement_state(data: Mapping[str, Any]) -> AgrementState:
         last_name=text("last_name", required=True), email=text("email", limit=254), phone=text("phone", limit=30),
         postcode=matching("postcode", is_postcode), commune_insee=matching("commune_insee", is_insee_code),
         capacity_total=count("capacity_total"), capacity_under_3=count("capacity_under_3"),
-        validity_end=validity_end, status=status(data),
+        validity_start=day("validity_start"), validity_end=day("validity_end"), status=status(data),
         publication_opposed=data["publication_opposed"], in_mam=text("place_type") == "mam",
         mam_name=text("mam_name", limit=200),
     )
