@@ -32,7 +32,7 @@ CHUNK = 5_000
 def _fill(session_factory, n: int, rng: random.Random) -> list[str]:
     commune_count = max(1, min(n // FICHES_PER_COMMUNE, 89_999))
     codes = [f"{10_000 + index:05d}" for index in range(commune_count)]
-    validity_end = today() + dt.timedelta(days=3 * 365)
+    validity_start, validity_end = today() - dt.timedelta(days=2 * 365), today() + dt.timedelta(days=3 * 365)
     with session_factory() as session, session.begin():
         rows = [{"insee_code": code, "name": f"Commune {code}", "search_name": commune_key(f"Commune {code}"),
                  "postcodes": code} for code in codes]
@@ -51,8 +51,9 @@ def _fill(session_factory, n: int, rng: random.Random) -> list[str]:
                 "place_id": pmi_number, "kind": KIND_ASSMAT, "civility": "Mme", "first_name": first,
                 "last_name": last, "sort_name": fold(f"{last} {first}"), "email": f"{pmi_number}@example.org",
                 "phone": "02 37 00 00 00", "postcode": code, "commune_insee": code, "capacity_total": 4,
-                "capacity_under_3": rng.randint(1, 4), "validity_end": validity_end, "status": status,
-                "publication_opposed": rng.random() < 0.03, "in_mam": False, "mam_name": None,
+                "capacity_under_3": rng.randint(1, 4), "validity_start": validity_start,
+                "validity_end": validity_end, "status": status, "publication_opposed": rng.random() < 0.03,
+                "in_mam": False, "mam_name": None, "publishable": status != "withdrawn",
                 "published": status != "withdrawn", "agrement_occurred_at": now})
             place_rows.append({"place_id": pmi_number, "commune_insee": code, "latitude": 48.4,
                                "longitude": 1.5, "occurred_at": now})

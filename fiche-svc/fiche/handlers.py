@@ -18,8 +18,8 @@ from sqlalchemy.orm import sessionmaker
 
 from fiche import views
 from fiche.adapters.orm import communes, fiches, places
-from fiche.domain.agrement import INSEE_CODE, POSTCODE, AgrementState, agrement_state, pmi_number
-from fiche.domain.publication import (KIND_ASSMAT, commune_point, public_fiche, status_reason, today,
+from fiche.domain.agrement import AgrementState, agrement_state, pmi_number
+from fiche.domain.publication import (KIND_ASSMAT, commune_point, public_fiche, publishable, status_reason, today,
                                       unpublished_reason, withdrawal_status)
 from services.text import commune_key, fold
 from services.catalogue import agrement as agrement_events
@@ -28,6 +28,7 @@ from services.catalogue.geo import PLACE_LOCATED
 from services.communes import get_commune
 from services.db import UnitOfWork
 from services.events import Event, InvalidEvent
+from services.validators import is_insee_code, is_postcode
 
 log = logging.getLogger("fiche.handlers")
 
@@ -57,6 +58,10 @@ def _occurred_at(event: Event) -> dt.datetime:
     return moment
 
 
+def _published(fiche_id: str, commune_insee: str) -> Event:
+    return FICHE_PUBLISHED.build(fiche_id, {"fiche_id": fiche_id, "kind": KIND_ASSMAT, "commune_insee": commune_insee})
+
+
 def _unpublished(fiche_id: str, commune_insee: str, reason: str) -> Event:
     return FICHE_UNPUBLISHED.build(fiche_id, {"fiche_id": fiche_id, "kind": KIND_ASSMAT, "reason": reason,
                                               "commune_insee": commune_insee})
@@ -67,8 +72,7 @@ def _announce(uow: UnitOfWork, fiche_id: str, before: _Snapshot | None, reason: 
     after = _snapshot(uow.session, fiche_id)
     was_published = before is not None and before.published
     if after.published and not was_published:
-        uow.add_event(FICHE_PUBLISHED.build(fiche_id, {
-            "fiche_id": fiche_id, "kind": KIND_ASSMAT, "commune_insee": after.commune_insee}))
+        uow.add_event(_published(fiche_id, after.commune_insee))
     elif was_published and not after.published:
         uow.add_event(_unpublished(fiche_id, after.commune_insee, reason))
     elif after.published:
@@ -97,7 +101,8 @@ def _remember_commune(session, insee_code: str, name: str | None = None, postcod
 def _state_values(state: AgrementState, on: dt.date) -> tuple[dict[str, Any], str | None]:
     reason = unpublished_reason(state, on)
     values = {field.name: getattr(state, field.name) for field in dataclasses.fields(state)}
-    values.update(sort_name=fold(f"{state.last_name} {state.first_name}"), published=reason is None)
+    values.update(sort_name=fold(f"{state.last_name} {state.first_name}"), publishable=publishable(state, on),
+                  published=reason is None)
     return values, reason
 
 
@@ -113,7 +118,7 @@ def _apply_agrement(uow: UnitOfWork, event: Event, *, ends_publication: bool) ->
     if ends_publication and current is not None:
         # A withdrawal must go through even if a field it does not need is malformed: only the status is read.
         status = withdrawal_status(event.data.get("status"))
-        values, reason = {"status": status, "published": False}, status_reason(status)
+        values, reason = {"status": status, "publishable": False, "published": False}, status_reason(status)
     else:
         state = agrement_state(event.data)
         if ends_publication:
@@ -158,7 +163,7 @@ def record_location(uow: UnitOfWork, event: Event) -> None:
     if not _PLACE_ID.match(place_id or ""):
         raise InvalidEvent(f"place subject {place_id!r} is not a place id")
     insee_code = data.get("commune_insee")
-    if not isinstance(insee_code, str) or not INSEE_CODE.match(insee_code):
+    if not is_insee_code(insee_code):
         raise InvalidEvent(f"place field commune_insee is not an INSEE code: {insee_code!r}")
     occurred_at = _occurred_at(event)
     session = uow.session
@@ -183,9 +188,32 @@ def record_location(uow: UnitOfWork, event: Event) -> None:
         session.execute(places.update().where(places.c.place_id == place_id).values(**values))
     name, postcode = data.get("commune_name"), data.get("postcode")
     _remember_commune(session, insee_code, name if isinstance(name, str) and len(name) <= 200 else None,
-                      postcode if isinstance(postcode, str) and POSTCODE.match(postcode) else None)
+                      postcode if is_postcode(postcode) else None)
     for fiche_id in fiche_ids:
         _announce(uow, fiche_id, before[fiche_id], None)
+
+
+def publish_started(session_factory: sessionmaker, on: dt.date, batch_size: int = 500) -> int:
+    """Publish the fiches whose agrément validity has started by `on` (CASF L421-1, L421-3: she may work from the
+    agrément's first day; searches already show them, see views.visible; this tells the other services). Safe to
+    run from several workers: a row is published, and announced, by one of them only."""
+    # A fiche waiting for its start always has one (without it, it was published when its event came): the
+    # start's range on ix_fiches_start reads only the fiches waiting, not every unpublished one.
+    started = sa.and_(fiches.c.published == sa.false(), fiches.c.validity_start <= on, views.visible(on))
+    started_rows = sa.select(fiches.c.fiche_id, fiches.c.commune_insee).where(started).limit(batch_size)
+    total = 0
+    while True:
+        with UnitOfWork(session_factory) as uow:
+            rows = uow.session.execute(started_rows).all()
+            if not rows:
+                return total
+            for fiche_id, insee_code in rows:
+                result = uow.session.execute(
+                    fiches.update().where(fiches.c.fiche_id == fiche_id, started).values(published=True))
+                if result.rowcount:
+                    uow.add_event(_published(fiche_id, insee_code))
+                    total += 1
+            uow.commit()
 
 
 def unpublish_lapsed(session_factory: sessionmaker, on: dt.date, batch_size: int = 500) -> int:
@@ -200,9 +228,10 @@ def unpublish_lapsed(session_factory: sessionmaker, on: dt.date, batch_size: int
             if not rows:
                 return total
             for fiche_id, insee_code in rows:
+                # Not publishable any more either: a lapsed agrément is public again only through a new event.
                 result = uow.session.execute(
                     fiches.update().where(fiches.c.fiche_id == fiche_id, fiches.c.published == sa.true(),
-                                          fiches.c.validity_end < on).values(published=False))
+                                          fiches.c.validity_end < on).values(published=False, publishable=False))
                 if result.rowcount:
                     uow.add_event(_unpublished(fiche_id, insee_code, "expired"))
                     total += 1

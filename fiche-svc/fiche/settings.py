@@ -6,8 +6,8 @@ from services.settings import BaseSettings, load, setting
 @dataclass(frozen=True)
 class Settings(BaseSettings):
     port: int = setting(8103)
-    lapse_sweep_seconds: float = setting(3600.0, help="how often the worker unpublishes fiches whose agrément "
-                                                      "validity ended; 0 turns the sweep off")
+    lapse_sweep_seconds: float = setting(3600.0, help="how often the worker announces the fiches whose agrément "
+                                                      "validity started or ended; 0 turns the sweep off")
 
 
 def load_settings() -> Settings:

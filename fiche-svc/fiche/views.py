@@ -1,9 +1,9 @@
 """Read side: the queries behind the public API (plain SQL views, no domain model), and the one-fiche read the
 handlers compare before and after a change.
 
-Every search is scoped to one commune and walks ix_fiches_search (published, commune_insee, sort_name, fiche_id,
-validity_end) in order, from the index alone: cost grows with the commune's fiches and the page asked, never with
-the number of fiches in France.
+Every search is scoped to one commune and walks ix_fiches_search (publishable, commune_insee, sort_name, fiche_id,
+validity_start, validity_end) in order, from the index alone: cost grows with the commune's fiches and the page
+asked, never with the number of fiches in France.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from fiche.adapters.orm import communes, fiches, places
 from fiche.domain.publication import public_fiche
 from services.text import commune_key
+from services.validators import is_digits
 
 CANDIDATES_MAX = 20
 NAME_MATCHES_MAX = 500
@@ -32,9 +33,12 @@ _RECORD = (
 
 
 def visible(on: dt.date):
-    """Published, and not lapsed since (the worker's sweep unpublishes lapsed fiches, this covers the meantime).
-    `published = true` rather than IS TRUE: PostgreSQL only uses the index for the comparison operator."""
-    return sa.and_(fiches.c.published == sa.true(),
+    """Public on that day (fiche.domain.publication): publishable, and within the agrément's validity, from its
+    first day to its last (CASF L421-1, L421-3). The dates are compared here rather than when events arrive
+    because no event marks those days: the worker's sweeps only announce what the day changed.
+    `publishable = true` rather than IS TRUE: PostgreSQL only uses the index for the comparison operator."""
+    return sa.and_(fiches.c.publishable == sa.true(),
+                   sa.or_(fiches.c.validity_start.is_(None), fiches.c.validity_start <= on),
                    sa.or_(fiches.c.validity_end.is_(None), fiches.c.validity_end >= on))
 
 
@@ -82,7 +86,7 @@ def _with_postcode(on: dt.date, condition) -> sa.Select:
 
 def communes_with_fiches(session: Session, query: str, on: dt.date, limit: int) -> list[dict]:
     """Autocomplete: communes with public fiches whose name or postcode starts with `query`, most fiches first."""
-    if query.isdigit():
+    if is_digits(query):
         codes = _with_postcode(on, fiches.c.postcode.between(query.ljust(5, "0"), query.ljust(5, "9")))
     else:
         codes = _named(commune_key(query), prefix=True)
@@ -93,7 +97,7 @@ def resolve_communes(session: Session, query: str, on: dt.date, only: str | None
     """The communes a parent may mean by `query`, a postcode or a name (narrowed to the commune `only`). A name that
     is exactly a commune's wins over longer names starting with it ("Chartres" is not "Chartres-de-Bretagne"), even
     without fiches; otherwise only communes with public fiches are offered."""
-    if query.isdigit():
+    if is_digits(query):
         return _communes(session, on, _with_postcode(on, fiches.c.postcode == query), only=only)
     key = commune_key(query)
     return (_communes(session, on, _named(key, prefix=False), with_empty=True, only=only)
@@ -109,7 +113,7 @@ def commune(session: Session, insee_code: str, on: dt.date) -> dict:
 
 
 def fiches_in_commune(session: Session, insee_code: str, on: dt.date, page: int, per_page: int) -> list[dict]:
-    # The page's ids come from the index alone (it holds validity_end too); only those rows are then read and
+    # The page's ids come from the index alone (it holds the validity dates too); only those rows are then read and
     # joined, instead of reading and joining every row OFFSET skips.
     page_ids = (sa.select(fiches.c.fiche_id, fiches.c.sort_name)
                 .where(visible(on), fiches.c.commune_insee == insee_code)

@@ -6,9 +6,9 @@ import re
 from flask import Blueprint, current_app, jsonify, request
 
 from fiche import views
-from fiche.domain.agrement import INSEE_CODE
 from fiche.domain.publication import today
 from services.text import commune_key
+from services.validators import is_digits, is_insee_code
 from services.web import ApiError
 
 bp = Blueprint("fiche", __name__, url_prefix="/api")
@@ -27,7 +27,7 @@ def _integer(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not is_digits(raw) or not low <= int(raw) <= high:
         raise ApiError(400, f"invalid_{name}", f"« {name} » doit être un nombre entier entre {low} et {high}.")
     return int(raw)
 
@@ -42,7 +42,7 @@ def _query(required: bool, whole_postcode: bool) -> str | None:
         return None
     if len(query) > QUERY_MAX:
         raise ApiError(400, "invalid_query", f"La recherche ne peut dépasser {QUERY_MAX} caractères.")
-    if query.isdigit():
+    if is_digits(query):
         if len(query) > 5 or len(query) < (5 if whole_postcode else 2):
             raise ApiError(400, "invalid_postcode", "Un code postal compte 5 chiffres.")
     elif len(commune_key(query)) < 2:
@@ -54,7 +54,7 @@ def _query(required: bool, whole_postcode: bool) -> str | None:
 def search_fiches():
     """Fiches of one commune, by INSEE code (`commune`) and/or name or postcode (`q`), by last name, paged."""
     insee_code = (request.args.get("commune") or "").strip().upper() or None
-    if insee_code is not None and not INSEE_CODE.match(insee_code):
+    if insee_code is not None and not is_insee_code(insee_code):
         raise ApiError(400, "invalid_commune", "Le code INSEE d'une commune compte 5 caractères (ex. 28085).")
     query = _query(required=insee_code is None, whole_postcode=True)
     page = _integer("page", 1, 1, PAGE_MAX)

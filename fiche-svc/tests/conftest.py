@@ -88,6 +88,19 @@ def projection(database_url) -> Projection:
     projection.engine.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def each_projection(request, database_url) -> Projection:
+    """The projection on SQLite, then on PostgreSQL (a fresh database of the real_servers fixture, which skips loudly,
+    or fails under ASSMAT_REQUIRE_REAL_SERVERS=1, where there is none)."""
+    url = database_url
+    if request.param == "postgresql":
+        url = request.getfixturevalue("real_servers").database("fiche")
+        upgrade(url, "fiche:migrations")
+    projection = Projection(url)
+    yield projection
+    projection.engine.dispose()
+
+
 @pytest.fixture
 def make():
     """Event builders (test modules cannot import conftest under --import-mode=importlib)."""

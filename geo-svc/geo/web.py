@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from geo.adapters.orm import communes, places
 from services.text import commune_key
+from services.validators import is_digits
 from services.web import ApiError
 
 bp = Blueprint("geo", __name__, url_prefix="/api")
@@ -31,7 +32,7 @@ def search_communes():
     except ValueError:
         raise ApiError(400, "invalid_limit", "« limit » doit être un nombre entier.") from None
     statement = sa.select(communes)
-    if query.isdigit():
+    if is_digits(query):
         statement = statement.where(communes.c.postcodes.contains(query))
     else:
         folded = commune_key(query)

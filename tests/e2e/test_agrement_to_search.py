@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 
 import pytest
 import requests
@@ -37,8 +38,9 @@ def search(portal, **params) -> dict:
 
 
 def visible_in_chartres(rows) -> list[dict]:
+    today = dt.date.today().isoformat()  # the agrément must be in force (the demo's dates are fixed)
     return [row for row in rows if row["commune_insee"] == CHARTRES and row["status"] == "active"
-            and row["publication_opposed"] in ("", "0")]
+            and row["publication_opposed"] in ("", "0") and row["validity_start"] <= today <= row["validity_end"]]
 
 
 def names(result: dict) -> set[tuple[str, str]]:

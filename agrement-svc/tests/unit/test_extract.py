@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 
 from agrement.domain.extract import (
-    COLUMNS, HEADER, AgrementRecord, AgrementStatus, ExtractFormatError, ExtractHeaderError, PlaceType, Rejection,
-    decode_extract, effective_status, format_extract, iter_extract, parse_extract, publication_level,
-    record_fingerprint, record_from_dict, record_to_dict)
+    COLUMNS, HEADER, AgrementStatus, ExtractFormatError, ExtractHeaderError, PlaceType, Rejection,
+    decode_extract, format_extract, iter_extract, parse_extract, record_fingerprint, record_from_dict,
+    record_to_dict)
 
 VALID = {
     "pmi_number": "281234",
@@ -155,6 +155,18 @@ def test_pmi_number_must_have_6_digits(value):
     assert rejection.reasons == [f"numéro PMI « {value} » : 6 chiffres attendus"]
 
 
+@pytest.mark.parametrize("value", ["١٢٣٤٥٦", "２８１２３４", "28123٤"])
+def test_pmi_number_digits_are_ascii_digits(value):
+    # str.isdigit() says yes to these; the kernel's validators (services.validators) say no, as every service does.
+    rejection = only_rejection(extract(row(pmi_number=value)))
+    assert rejection.pmi_number is None
+    assert rejection.reasons == [f"numéro PMI « {value} » : 6 chiffres attendus"]
+
+
+def test_pmi_number_keeps_its_leading_zeros():
+    assert parse_extract(extract(row(pmi_number="002801"))).records[0].pmi_number == "002801"
+
+
 def test_missing_pmi_number():
     assert only_rejection(extract(row(pmi_number=""))).reasons == ["numéro PMI : valeur manquante"]
 
@@ -170,6 +182,18 @@ def test_malformed_commune_code():
         "commune INSEE « 2808 » : 5 caractères attendus (ex. 28085)"]
 
 
+@pytest.mark.parametrize("value", ["٢٨٢١٨", "２８２１８", "28 218"])
+def test_commune_code_digits_are_ascii_digits(value):
+    assert only_rejection(extract(row(commune_insee=value))).reasons == [
+        f"commune INSEE « {value} » : 5 caractères attendus (ex. 28085)"]
+
+
+@pytest.mark.parametrize("value, code", [("2A004", "2A004"), ("2a004", "2A004")])
+def test_corsican_commune_codes_are_read_in_upper_case(value, code):
+    [record] = parse_extract(extract(row(commune_insee=value, postcode="20090"))).records
+    assert record.commune_insee == code
+
+
 def test_commune_outside_the_departement_when_one_is_given():
     text = extract(row(commune_insee="45234", postcode="45000"))
     assert parse_extract(text).rejections == []
@@ -181,6 +205,8 @@ def test_postcode_must_match_the_commune():
     assert only_rejection(extract(row(postcode="28000"))).reasons == [
         "code postal « 28000 » ne correspond pas à la commune Lucé (28110)"]
     assert only_rejection(extract(row(postcode="2811"))).reasons == ["code postal « 2811 » : 5 chiffres attendus"]
+    assert only_rejection(extract(row(postcode="２８１１０"))).reasons == [
+        "code postal « ２８１１０ » : 5 chiffres attendus"]
 
 
 @pytest.mark.parametrize("value", ["31/02/1980", "1980-02-30", "29/02/1981", "00/01/1980", "12/13/1980"])
@@ -396,28 +422,3 @@ def test_fingerprint_is_stable_and_sensitive_to_any_business_change():
     for changes in ({"status": "temporary_stop"}, {"publication_opposed": "1"}, {"capacity_under_3": "2"},
                     {"validity_end": "2031-12-30"}, {"email": ""}, {"address_complement": "Bâtiment B"}):
         assert record_fingerprint(parse_extract(extract(row(**changes))).records[0]) != record_fingerprint(record)
-
-
-# --- the agrément on a given day ---------------------------------------------------------------------------
-
-def make_record(**changes) -> AgrementRecord:
-    return parse_extract(extract(row(**changes))).records[0]
-
-
-def test_effective_status_derives_expiry_from_the_dates():
-    record = make_record(validity_start="2022-01-01", validity_end="2026-12-31")
-    assert effective_status(record, date(2026, 12, 31)) is AgrementStatus.ACTIVE
-    assert effective_status(record, date(2027, 1, 1)) is AgrementStatus.EXPIRED
-    assert effective_status(record, date(2021, 12, 31)) is AgrementStatus.NOT_STARTED
-    withdrawn = make_record(status="withdrawn", validity_end="2026-12-31")
-    assert effective_status(withdrawn, date(2030, 1, 1)) is AgrementStatus.WITHDRAWN
-
-
-def test_publication_level():
-    today = date(2026, 6, 1)
-    assert publication_level(make_record(), today) == "full"
-    assert publication_level(make_record(status="temporary_stop"), today) == "without_contact"
-    assert publication_level(make_record(status="suspended"), today) == "hidden"
-    assert publication_level(make_record(status="withdrawn"), today) == "hidden"
-    assert publication_level(make_record(publication_opposed="1"), today) == "hidden"
-    assert publication_level(make_record(validity_end="2026-05-31"), today) == "hidden"

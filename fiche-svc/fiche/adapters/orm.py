@@ -30,16 +30,25 @@ fiches = sa.Table(
     sa.Column("commune_insee", sa.String(5), nullable=False),
     sa.Column("capacity_total", sa.Integer, nullable=False),
     sa.Column("capacity_under_3", sa.Integer, nullable=False),
+    sa.Column("validity_start", sa.Date),  # NULL for fiches projected before it was kept (migration 0002)
     sa.Column("validity_end", sa.Date),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("publication_opposed", sa.Boolean, nullable=False),
     sa.Column("in_mam", sa.Boolean, nullable=False),
     sa.Column("mam_name", sa.String(200)),
+    # What searches filter on: public on the day of the last event or sweep, or from a later day (the rule without
+    # the start date); the validity dates are compared with the day of the search (fiche.views.visible), so a
+    # fiche shows from its first day and hides after its last, whenever the worker's sweeps run.
+    sa.Column("publishable", sa.Boolean, nullable=False, server_default=sa.false()),
+    # What the other services were last told (fiche.published / fiche.unpublished); the worker's sweeps bring it
+    # in line with the day's searches.
     sa.Column("published", sa.Boolean, nullable=False),
     sa.Column("agrement_occurred_at", sa.DateTime, nullable=False),  # UTC, of the newest agrément event applied
-    sa.Index("ix_fiches_search", "published", "commune_insee", "sort_name", "fiche_id", "validity_end"),
-    sa.Index("ix_fiches_postcode", "published", "postcode", "commune_insee"),
+    sa.Index("ix_fiches_search", "publishable", "commune_insee", "sort_name", "fiche_id", "validity_start",
+             "validity_end"),
+    sa.Index("ix_fiches_postcode", "publishable", "postcode", "commune_insee"),
     sa.Index("ix_fiches_lapse", "published", "validity_end"),
+    sa.Index("ix_fiches_start", "publishable", "published", "validity_start"),
     sa.Index("ix_fiches_place_id", "place_id"),
 )
 

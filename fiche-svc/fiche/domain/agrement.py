@@ -7,15 +7,11 @@ else is never read, so it cannot be stored by mistake.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from services.events import InvalidEvent
-
-_PMI_NUMBER = re.compile(r"^\d{6}$")
-POSTCODE = re.compile(r"^\d{5}$")
-INSEE_CODE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+from services.validators import is_insee_code, is_pmi_number, is_postcode
 
 
 @dataclass(frozen=True)
@@ -29,7 +25,8 @@ class AgrementState:
     commune_insee: str
     capacity_total: int
     capacity_under_3: int
-    validity_end: dt.date | None
+    validity_start: dt.date | None  # first day of validity: not public before it (see publication.not_started)
+    validity_end: dt.date | None  # last day of validity, inclusive
     status: str
     publication_opposed: bool
     in_mam: bool  # place_type mam; any other place is shown as the assmat's own
@@ -37,7 +34,7 @@ class AgrementState:
 
 
 def pmi_number(subject: str) -> str:
-    if not _PMI_NUMBER.match(subject or ""):
+    if not is_pmi_number(subject):
         raise InvalidEvent(f"agrément subject {subject!r} is not a 6-digit PMI number")
     return subject
 
@@ -64,9 +61,9 @@ def agrement_state(data: Mapping[str, Any]) -> AgrementState:
             raise InvalidEvent(f"agrément field {name} is longer than {limit} characters")
         return value
 
-    def matching(name: str, pattern: re.Pattern) -> str:
+    def matching(name: str, well_formed: Callable[[str], bool]) -> str:
         value = text(name, required=True)
-        if not pattern.match(value):
+        if not well_formed(value):
             raise InvalidEvent(f"agrément field {name} has an unexpected form: {value!r}")
         return value
 
@@ -76,19 +73,21 @@ def agrement_state(data: Mapping[str, Any]) -> AgrementState:
             raise InvalidEvent(f"agrément field {name} is not a count: {value!r}")
         return value
 
-    validity_end = text("validity_end")
-    try:
-        validity_end = dt.date.fromisoformat(validity_end) if validity_end else None
-    except ValueError:
-        raise InvalidEvent(f"agrément field validity_end is not a date: {validity_end!r}") from None
+    def day(name: str) -> dt.date | None:
+        value = text(name)
+        try:
+            return dt.date.fromisoformat(value) if value else None
+        except ValueError:
+            raise InvalidEvent(f"agrément field {name} is not a date: {value!r}") from None
+
     if not isinstance(data.get("publication_opposed"), bool):
         raise InvalidEvent("agrément field publication_opposed is not a boolean")
     return AgrementState(
         civility=text("civility", limit=10), first_name=text("first_name", required=True),
         last_name=text("last_name", required=True), email=text("email", limit=254), phone=text("phone", limit=30),
-        postcode=matching("postcode", POSTCODE), commune_insee=matching("commune_insee", INSEE_CODE),
+        postcode=matching("postcode", is_postcode), commune_insee=matching("commune_insee", is_insee_code),
         capacity_total=count("capacity_total"), capacity_under_3=count("capacity_under_3"),
-        validity_end=validity_end, status=status(data),
+        validity_start=day("validity_start"), validity_end=day("validity_end"), status=status(data),
         publication_opposed=data["publication_opposed"], in_mam=text("place_type") == "mam",
         mam_name=text("mam_name", limit=200),
     )

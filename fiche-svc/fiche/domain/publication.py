@@ -3,8 +3,15 @@
 Sources (DOMAIN.md, "Rules"):
 - CASF D421-15: the assmat may oppose the publication of her name, address and phone; she then has no public fiche
   (she still appears on the mairie lists of L421-8, which are not this service's business).
+- CASF L421-1 and L421-3: she may look after children only once approved, and D421-12 grants the agrément for a
+  period: a fiche is public only while the agrément is in force, from validity_start (a decision can be sent
+  before the day it takes effect: "not_started" until then) to validity_end (the last valid day, inclusive;
+  "expired" after it). The seed's help page says the same: in activity, agrément in force, no opposition.
 - An active agrément is published; a temporary stop keeps the fiche but hides its contact details; suspension,
-  withdrawal and expiry end publication (validity_end is the last valid day, inclusive).
+  withdrawal and expiry end publication.
+- The day matters, and no event marks the day an agrément starts or ends: the searches compare the validity dates
+  with the day they run (`fiche.views.visible`), and the worker's sweeps announce what the day changed
+  (`fiche.handlers.publish_started`, `unpublish_lapsed`).
 - For the national site she may ask that her home address and one of e-mail or phone are not published: the home
   address is never stored here (only the commune, and coordinates at commune precision); the choice of the contact
   to hide is not collected yet, `public_contact(hidden_channel=...)` is where it will apply.
@@ -34,6 +41,19 @@ def lapsed(validity_end: dt.date | None, on: dt.date) -> bool:
     return validity_end is not None and validity_end < on
 
 
+def not_started(validity_start: dt.date | None, on: dt.date) -> bool:
+    """The agrément does not allow her to work yet (CASF L421-1, L421-3): its first day is still to come."""
+    return validity_start is not None and validity_start > on
+
+
+def publishable(state: AgrementState, on: dt.date) -> bool:
+    """Public on that day or from a later one: the rule without the start date. The fiche is public on the day
+    when it is publishable and started (`unpublished_reason` is None exactly then). Once false because the
+    agrément lapsed, it stays false until an event brings a new state."""
+    return (state.status in PUBLIC_STATUSES and not state.publication_opposed
+            and not lapsed(state.validity_end, on))
+
+
 def status_reason(status: str) -> str:
     """Why a fiche with this non-public status is off the site (the fiche.unpublished reason)."""
     return status if status in _STATUS_REASONS else "unknown_status"
@@ -53,6 +73,8 @@ def unpublished_reason(state: AgrementState, on: dt.date) -> str | None:
         return status_reason(state.status)
     if lapsed(state.validity_end, on):
         return "expired"
+    if not_started(state.validity_start, on):
+        return "not_started"  # CASF L421-1, L421-3: searched from its first day, announced by the worker's sweep
     if state.publication_opposed:
         return "opposed"  # CASF D421-15
     return None

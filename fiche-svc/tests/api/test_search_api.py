@@ -145,11 +145,14 @@ def test_unknown_fiche_is_404(client, url):
     ("", "missing_query"),
     ("commune=abc", "invalid_commune"),
     ("commune=280850", "invalid_commune"),
+    ("commune=٢٨٠٨٥", "invalid_commune"),  # digits for str.isdigit() and the regex \d, not in an INSEE code
+    ("commune=２８０８５", "invalid_commune"),
     ("commune=28085&per_page=51", "invalid_per_page"),
     ("commune=28085&per_page=0", "invalid_per_page"),
     ("commune=28085&page=0", "invalid_page"),
     ("commune=28085&page=deux", "invalid_page"),
     ("commune=28085&page=-1", "invalid_page"),
+    ("commune=28085&page=١", "invalid_page"),  # int() would read it as 1
     ("q=2800", "invalid_postcode"),
     ("q=-'", "invalid_query"),
     ("q=" + "a" * 101, "invalid_query"),

@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from fiche.domain.agrement import agrement_state
-from fiche.domain.publication import (commune_point, public_contact, public_fiche, public_location,
+from fiche.domain.agrement import agrement_state, pmi_number
+from fiche.domain.publication import (commune_point, public_contact, public_fiche, public_location, publishable,
                                       unpublished_reason, withdrawal_status)
 from services.events import InvalidEvent
 
@@ -50,6 +50,42 @@ def test_validity_end_is_the_last_public_day(state):
 
 def test_an_agrement_without_end_date_does_not_lapse(state):
     assert unpublished_reason(dataclasses.replace(state, validity_end=None), TODAY) is None
+
+
+@pytest.mark.parametrize("status", ["active", "temporary_stop"])
+def test_an_agrement_not_yet_in_force_is_not_public_before_its_first_day_L421_3(state, status):
+    # A decision sent before it takes effect: she may not look after children yet (CASF L421-1, L421-3), so
+    # parents must not find her, contact details or not.
+    starting = dataclasses.replace(state, status=status, validity_start=TODAY + dt.timedelta(days=1))
+    assert unpublished_reason(starting, TODAY) == "not_started"
+    assert unpublished_reason(starting, TODAY + dt.timedelta(days=1)) is None  # public on its first day
+    assert unpublished_reason(dataclasses.replace(starting, validity_start=TODAY - dt.timedelta(days=1)),
+                              TODAY) is None
+
+
+def test_an_agrement_without_start_date_is_public_from_any_day(state):
+    assert unpublished_reason(dataclasses.replace(state, validity_start=None), TODAY) is None
+
+
+def test_agrement_state_reads_both_validity_dates(make):
+    state = agrement_state(make.agrement_data(validity_start="2026-09-01", validity_end="2031-08-31"))
+    assert (state.validity_start, state.validity_end) == (dt.date(2026, 9, 1), dt.date(2031, 8, 31))
+
+
+@pytest.mark.parametrize("status", ["active", "temporary_stop", "suspended", "withdrawn", "struck_off"])
+@pytest.mark.parametrize("opposed", [False, True])
+@pytest.mark.parametrize("start, end", [(None, None), (-1, 1), (0, 0), (1, 5), (-5, -1)])
+def test_publishable_is_the_rule_without_the_start_date(state, status, opposed, start, end):
+    def day(offset):
+        return None if offset is None else TODAY + dt.timedelta(days=offset)
+
+    dated = dataclasses.replace(state, status=status, publication_opposed=opposed, validity_start=day(start),
+                                validity_end=day(end))
+    allowed = status in ("active", "temporary_stop") and not opposed
+    assert publishable(dated, TODAY) is (allowed and (end is None or end >= 0))
+    # Public on the day exactly when publishable and started:
+    started = start is None or start <= 0
+    assert (unpublished_reason(dated, TODAY) is None) is (publishable(dated, TODAY) and started)
 
 
 def test_temporary_stop_hides_contact_details():
@@ -111,18 +147,31 @@ def test_public_fiche_in_temporary_stop_has_no_contact():
 def test_agrement_state_keeps_nothing_the_public_must_not_see(make):
     state = agrement_state(make.agrement_data())
     kept = {field.name for field in dataclasses.fields(state)}
+    # The validity dates are kept: they decide on which days the fiche is public.
     assert not kept & {"birth_date", "birth_name", "address_line", "address_complement", "circonscription",
-                       "pmi_number", "validity_start", "mam_id"}
+                       "pmi_number", "mam_id"}
     assert make.birth_date not in repr(state) and make.home_address not in repr(state)
 
 
 @pytest.mark.parametrize("field, value", [
     ("postcode", "2800"), ("commune_insee", "chartres"), ("capacity_total", -1), ("capacity_under_3", "3"),
-    ("publication_opposed", "false"), ("validity_end", "31/12/2027"), ("last_name", " "), ("status", None),
+    ("publication_opposed", "false"), ("validity_end", "31/12/2027"), ("validity_start", "01/01/2022"),
+    ("last_name", " "), ("status", None),
+    ("postcode", "２８０００"), ("commune_insee", "٢٨٠٨٥"), ("commune_insee", "2a004"),
 ])
 def test_an_unusable_agrement_is_refused(make, field, value):
     with pytest.raises(InvalidEvent, match=field):
         agrement_state(make.agrement_data(**{field: value}))
+
+
+@pytest.mark.parametrize("subject", ["12345", "1234567", "123456\n", "١٢٣٤٥٦", "１２３４５６", " 123456", None])
+def test_an_agrement_subject_must_be_a_pmi_number(subject):
+    with pytest.raises(InvalidEvent, match="6-digit PMI number"):
+        pmi_number(subject)
+
+
+def test_a_pmi_number_keeps_its_leading_zeros():
+    assert pmi_number("000042") == "000042"
 
 
 def test_corsican_insee_codes_are_accepted(make):

@@ -1,12 +1,10 @@
 """What the forms of the site share: the submitted values, the errors per field, dates given in three fields."""
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from gateway.clients import DownstreamError
-
-PMI_NUMBER = re.compile(r"\d{6}")
+from services.validators import parse_pmi_number
 
 
 class Form:
@@ -47,9 +45,14 @@ class Form:
 
 
 def check_pmi_number(form: Form) -> None:
+    """The number as identity reads it (spaces between the digits forgiven, as on a letter: '28 01 53'), kept in
+    the form in its 6-digit form."""
     if not form["pmi_number"]:
         form.error("pmi_number", "Saisissez votre numéro de dossier PMI.")
-    elif not PMI_NUMBER.fullmatch(form["pmi_number"]):
+        return
+    try:
+        form.values["pmi_number"] = parse_pmi_number(form["pmi_number"], allow_spaces=True)
+    except ValueError:
         form.error("pmi_number", "Le numéro de dossier PMI comporte exactement 6 chiffres, par exemple 280153.")
 
 

@@ -44,11 +44,18 @@ def test_a_birth_date_in_three_fields_is_read():
 
 
 @pytest.mark.parametrize("value, ok", [("280001", True), ("28001", False), ("2800011", False), ("28000a", False),
-                                       ("", False)])
+                                       ("", False), ("١٢٣٤٥٦", False), ("２８０００１", False)])
 def test_pmi_number_has_six_digits(value, ok):
     form = Form(("pmi_number",), {"pmi_number": value})
     check_pmi_number(form)
     assert form.ok is ok
+
+
+@pytest.mark.parametrize("typed", ["28 00 01", " 280 001 "])
+def test_pmi_number_typed_with_spaces_is_read_as_identity_reads_it(typed):
+    form = Form(("pmi_number",), {"pmi_number": typed})
+    check_pmi_number(form)
+    assert form.ok and form["pmi_number"] == "280001"
 
 
 def test_a_refusal_goes_next_to_the_field_its_code_names_else_to_the_first_field():

@@ -11,12 +11,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from identity.domain.refusals import Refusal
+from services import validators
 
 PASSWORD_MIN_LENGTH = 12
 # Long enough for any passphrase, short enough that nobody makes us hash megabytes.
 PASSWORD_MAX_LENGTH = 200
 
-_PMI_NUMBER = re.compile(r"[0-9]{6}")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Pragmatic rather than RFC 5322: what mail providers hand out, and nothing (spaces, quotes, commas, angle
 # brackets) that could confuse a mail header.
@@ -29,11 +29,10 @@ _hasher = PasswordHasher()
 
 def parse_pmi_number(value) -> str:
     """The 6-digit number; spaces typed between the digits are forgiven."""
-    if isinstance(value, str):
-        number = "".join(value.split())
-        if _PMI_NUMBER.fullmatch(number):
-            return number
-    raise Refusal("invalid_pmi_number")
+    try:
+        return validators.parse_pmi_number(value, allow_spaces=True)
+    except ValueError:
+        raise Refusal("invalid_pmi_number") from None
 
 
 def parse_birth_date(value) -> dt.date:

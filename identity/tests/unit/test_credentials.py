@@ -15,7 +15,7 @@ def test_pmi_number_is_six_digits_spaces_forgiven(typed, number):
     assert parse_pmi_number(typed) == number
 
 
-@pytest.mark.parametrize("typed", ["12345", "1234567", "12a456", "", "١٢٣٤٥٦", 123456, None])
+@pytest.mark.parametrize("typed", ["12345", "1234567", "12a456", "", "١٢٣٤٥٦", "１２３４５６", "12-34-56", 123456, None])
 def test_anything_else_is_not_a_pmi_number(typed):
     with pytest.raises(Refusal) as refused:
         parse_pmi_number(typed)
