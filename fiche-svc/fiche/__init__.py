@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.web import create_service_app
 
 
 def create_app(settings=None) -> Flask:
-    from fiche.bootstrap import bootstrap
-    from fiche.settings import load_settings
-    from fiche.web import bp
+    from fiche.service import MANIFEST
+    from services.manifest import create_app as create_service_app
 
-    return create_service_app("fiche", "fiche-svc", bootstrap(settings or load_settings()), [bp])
+    return create_service_app(MANIFEST, settings)

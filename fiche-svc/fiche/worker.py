@@ -1,5 +1,5 @@
-"""fiche-svc's worker: consumes agrément and place events, relays the outbox, and announces the fiches whose
-agrément validity started or ended."""
+"""What fiche-svc's worker does beside consuming events: announce the fiches whose agrément validity started or
+ended (the kernel runs it as a background task, see service.py)."""
 from __future__ import annotations
 
 import logging
@@ -7,25 +7,18 @@ import threading
 
 from sqlalchemy.orm import sessionmaker
 
-from fiche.bootstrap import bootstrap
 from fiche.domain.publication import today
-from fiche.handlers import HANDLERS, publish_started, unpublish_lapsed
-from fiche.settings import Settings
-from services.worker import run_worker
+from fiche.handlers import publish_started, unpublish_lapsed
 
 log = logging.getLogger("fiche.worker")
 
 
-def run(settings: Settings, stop: threading.Event | None = None) -> None:
-    container = bootstrap(settings)
-    stop = stop or threading.Event()
-    if settings.lapse_sweep_seconds > 0:
-        threading.Thread(target=_sweep_validity, args=(container.session_factory, stop, settings.lapse_sweep_seconds),
-                         name="lapse-sweep", daemon=True).start()
-    run_worker("fiche", settings, container.session_factory, HANDLERS, stop=stop)
-
-
-def _sweep_validity(session_factory: sessionmaker, stop: threading.Event, every_seconds: float) -> None:
+def sweep_validity(container, stop: threading.Event) -> None:
+    """A background task of the worker (see service.py), every FICHE_LAPSE_SWEEP_SECONDS."""
+    session_factory: sessionmaker = container.session_factory
+    every_seconds = container.settings.lapse_sweep_seconds
+    if every_seconds <= 0:
+        return
     # No event marks the day an agrément's validity starts or ends: the worker looks for them itself. Searches
     # follow the dates on their own (views.visible); the sweeps tell the other services.
     while not stop.is_set():

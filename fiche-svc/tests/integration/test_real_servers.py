@@ -6,7 +6,9 @@ import pytest
 from kombu import Queue
 
 
-from fiche import create_app, worker
+from fiche import create_app
+from fiche.service import MANIFEST
+from services.worker import run_worker
 from fiche.handlers import HANDLERS
 from fiche.settings import Settings
 from services.bus import Bus
@@ -44,7 +46,7 @@ def bus(settings):
 @pytest.fixture
 def running_worker(settings, bus):
     stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(settings, stop), name="fiche-worker", daemon=True)
+    thread = threading.Thread(target=run_worker, args=(MANIFEST, settings, stop), name="fiche-worker", daemon=True)
     thread.start()
     yield
     stop.set()
