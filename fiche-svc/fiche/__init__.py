@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import Flask
 
 
-
 def create_app(settings=None) -> Flask:
     from fiche.service import MANIFEST
     from services.manifest import create_app as create_service_app
