@@ -250,7 +250,7 @@ class OutboxRelay:
         blocked: set[str] = set()
         for index, wave in enumerate(waves):
             if outcome.unavailable is not None or time.monotonic() > deadline:
-                outcome.released.extend(row.position for wave_ in waves[index:] for row in wave_)
+                outcome.released.extend(row.position for later in waves[index:] for row in later)
                 break
             events, publishable = [], []
             for row in wave:
@@ -268,13 +268,13 @@ class OutboxRelay:
             if not events:
                 continue
             results, outcome.unavailable = self._publish(events)
-            for position, row in enumerate(publishable):
-                if position >= len(results):
+            for rank, row in enumerate(publishable):
+                if rank >= len(results):  # not published: the broker became unavailable before it
                     outcome.released.append(row.position)
-                elif results[position] is None:
+                elif results[rank] is None:
                     outcome.sent.append(row.position)
                 else:
-                    outcome.refused[row.position] = str(results[position])[:_ERROR_LENGTH]
+                    outcome.refused[row.position] = str(results[rank])[:_ERROR_LENGTH]
                     if row.subject is not None:
                         blocked.add(row.subject)
         return outcome
