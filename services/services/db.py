@@ -1,4 +1,4 @@
-"""Database plumbing shared by every service: engines, the unit of work, the outbox and inbox tables, migrations.
+"""Database plumbing shared by every service: engines, the unit of work, the kernel's tables, migrations.
 
 Each service owns its database. `sqlite:///...` is the embedded default (WAL, so a web process and a worker can
 share the file); `postgresql://...` is production. Nothing connects before `make_engine` is called.
@@ -92,8 +92,13 @@ class UnitOfWork:
         self._events.append(event)
 
 
+_PENDING = sa.text("sent_at IS NULL AND parked_at IS NULL")
+
+
 def kernel_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
-    """The outbox and inbox tables, added to a service's own metadata (one copy per service database)."""
+    """The kernel's tables, added to a service's own metadata (one copy per service database): the outbox and the
+    inbox (returned), `projection_sequences` (services.ordering) and `worker_status` (services.health), reached
+    through `metadata.tables[...]`. Migrations describe each version of them apart (services.migrations)."""
     outbox = sa.Table(
         "outbox", metadata,
         sa.Column("position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
@@ -105,13 +110,41 @@ def kernel_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("sent_at", sa.DateTime(timezone=True)),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text),
+        # The aggregate the event is about: the relay keeps each subject's events in position order.
+        sa.Column("subject", sa.Text),
+        # A relay's lease on the row while it publishes it, or the time before which a refused row is not retried.
+        sa.Column("claimed_until", sa.DateTime(timezone=True)),
+        sa.Column("claimed_by", sa.String(200)),
+        # Refused too many times: kept for `assmat dlq`, no longer retried and no longer blocking its subject.
+        sa.Column("parked_at", sa.DateTime(timezone=True)),
         sa.Index("ix_outbox_unsent", "sent_at", "position"),
+        # Partial indexes over the few pending rows: what to claim next, and the earliest pending row of a subject.
+        sa.Index("ix_outbox_pending", "position", postgresql_where=_PENDING, sqlite_where=_PENDING),
+        sa.Index("ix_outbox_pending_subject", "subject", "position", postgresql_where=_PENDING,
+                 sqlite_where=_PENDING),
     )
     inbox = sa.Table(
         "inbox", metadata,
         sa.Column("event_id", sa.String(36), primary_key=True),
         sa.Column("event_type", sa.String(100), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+    sa.Table(
+        "projection_sequences", metadata,
+        sa.Column("stream", sa.String(100), primary_key=True),
+        sa.Column("subject", sa.Text, primary_key=True),
+        sa.Column("sequence", sa.BigInteger, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    sa.Table(
+        "worker_status", metadata,
+        sa.Column("worker_id", sa.String(200), primary_key=True),
+        sa.Column("service", sa.String(100), nullable=False),
+        sa.Column("consumer_state", sa.String(20), nullable=False),
+        sa.Column("consumer_detail", sa.Text),
+        sa.Column("relay_state", sa.String(20), nullable=False),
+        sa.Column("relay_detail", sa.Text),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
     )
     return outbox, inbox
 

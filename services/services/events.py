@@ -1,8 +1,10 @@
 """The integration event envelope shared by every service.
 
 `id` (uuid4), `type` (`agrement.granted`), `version`, `occurred_at` (UTC, ISO 8601), `producer`, `correlation_id`,
-`subject` (the aggregate's id) and `data`. Consumers ignore fields they do not know; producers only add fields
-(a breaking change is a new version published beside the old one, see services.catalogue).
+`subject` (the aggregate's id), `data`, and `sequence`: set by the outbox relay when it publishes (the outbox row's
+position), so that for one producer and one subject a larger sequence is a newer state (services.ordering); None
+on an event not yet published. Consumers ignore fields they do not know; producers only add fields (a breaking
+change is a new version published beside the old one, see services.catalogue).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ class Event:
     occurred_at: str = dataclasses.field(
         default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"))
     correlation_id: str | None = None
+    sequence: int | None = None
 
     @property
     def routing_key(self) -> str:
@@ -56,9 +59,14 @@ class Event:
             version = int(payload["version"])
         except (TypeError, ValueError):
             raise InvalidEvent(f"event version {payload['version']!r} is not an integer") from None
+        sequence = payload.get("sequence")
+        # bool is an int to Python, not an order to anyone; a negative one never comes from an outbox position.
+        if sequence is not None and (not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0):
+            raise InvalidEvent(f"event sequence {sequence!r} is not a non-negative integer")
         return cls(type=str(payload["type"]), version=version, subject=str(payload["subject"]),
                    data=payload["data"], producer=str(payload["producer"]), id=str(payload["id"]),
-                   occurred_at=str(payload["occurred_at"]), correlation_id=payload.get("correlation_id"))
+                   occurred_at=str(payload["occurred_at"]), correlation_id=payload.get("correlation_id"),
+                   sequence=sequence)
 
 
 def new_event(type_: str, version: int, subject: str, data: dict[str, Any], producer: str) -> Event:

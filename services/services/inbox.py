@@ -1,38 +1,100 @@
 """Idempotent consumption: the event id is recorded in the same transaction as the handler's effects.
 
-A redelivered event finds its id already there and is acknowledged without running the handler again.
+A redelivered event finds its id already there and is acknowledged without running the handler again. Ids are
+forgotten after the inbox's retention (`prune`), so an event older than that may have been handled already
+without a trace: `handle_batch` refuses it (`EventTooOld`, an InvalidEvent, so the bus dead-letters it) instead of
+applying it twice. An ordered subscription also skips an event older than the state it already applied
+(services.ordering).
 """
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
-from typing import Callable
+from typing import Callable, Iterable, Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from services import correlation
 from services.db import UnitOfWork, kernel_tables
-from services.events import Event
+from services.events import Event, InvalidEvent
+from services.ordering import dialect_insert, is_newer
 
 log = logging.getLogger("services.inbox")
 _, INBOX = kernel_tables(sa.MetaData())
 
 Handler = Callable[[UnitOfWork, Event], None]
 
+DEFAULT_RETENTION = dt.timedelta(hours=720)  # INBOX_RETENTION_HOURS's default
+
+
+class EventTooOld(InvalidEvent):
+    """The event occurred before the inbox's retention: its id may have been forgotten after it was handled."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Subscription:
+    """How a service consumes one event type. `ordered`: skip an event older than the state already applied for
+    its subject (services.ordering), keyed by `stream` when given, else by the event's producer."""
+    handler: Handler
+    ordered: bool = False
+    stream: str | None = None
+
+
+def handle_batch(session_factory: sessionmaker, subscriptions: Mapping[str, Subscription], events: Iterable[Event],
+                 *, retention: dt.timedelta | None = DEFAULT_RETENTION) -> int:
+    """Handle `events` in one transaction: per event, record its id in the inbox (an id already there is skipped),
+    refuse it if older than `retention` (None: no such check), skip it if its subscription is ordered and it is
+    not newer, else run its handler; one commit. Returns how many events were applied. Any exception rolls back
+    the whole batch (the caller replays it one event at a time to find the culprit)."""
+    applied = 0
+    now = dt.datetime.now(dt.timezone.utc)
+    with UnitOfWork(session_factory) as uow:
+        for event in events:
+            subscription = subscriptions.get(event.type)
+            if subscription is None:  # bound by mistake, or left over from an older binding: nothing to do
+                log.info("event without subscription ignored", extra={"event_id": event.id,
+                                                                       "event_type": event.type})
+                continue
+            if not _record(uow.session, event):
+                log.info("duplicate event ignored", extra={"event_id": event.id, "event_type": event.type})
+                continue
+            if retention is not None:
+                _refuse_if_too_old(event, now, retention)
+            if subscription.ordered and not is_newer(uow.session, event, subscription.stream):
+                continue
+            with correlation.bound(event.correlation_id):
+                subscription.handler(uow, event)
+            applied += 1
+        uow.commit()
+    return applied
+
 
 def handle_once(session_factory: sessionmaker, handler: Handler, event: Event) -> bool:
-    """Run `handler(uow, event)` unless this event id was already handled. Returns False for a duplicate."""
-    with correlation.bound(event.correlation_id), UnitOfWork(session_factory) as uow:
-        try:
-            with uow.session.begin_nested():
-                uow.session.execute(INBOX.insert().values(event_id=event.id, event_type=event.type))
-        except IntegrityError:
-            log.info("duplicate event ignored", extra={"event_id": event.id, "event_type": event.type})
-            return False
-        handler(uow, event)
-        uow.commit()
-        return True
+    """Run `handler(uow, event)` unless this event id was already handled. Returns False for a duplicate.
+    Neither ordered nor limited in age: the worker goes through handle_batch."""
+    return handle_batch(session_factory, {event.type: Subscription(handler)}, [event], retention=None) == 1
+
+
+def _record(session: Session, event: Event) -> bool:
+    # ON CONFLICT DO NOTHING rather than a savepoint per event: PostgreSQL slows down every session once a
+    # transaction holds more than 64 subtransactions, and a batch may hold more events than that.
+    statement = dialect_insert(session, INBOX).values(event_id=event.id, event_type=event.type)
+    statement = statement.on_conflict_do_nothing(index_elements=[INBOX.c.event_id]).returning(INBOX.c.event_id)
+    return session.execute(statement).first() is not None
+
+
+def _refuse_if_too_old(event: Event, now: dt.datetime, retention: dt.timedelta) -> None:
+    try:
+        occurred_at = dt.datetime.fromisoformat(event.occurred_at)
+    except ValueError:
+        raise InvalidEvent(f"event occurred_at {event.occurred_at!r} is not an ISO 8601 time") from None
+    if occurred_at.tzinfo is None:
+        occurred_at = occurred_at.replace(tzinfo=dt.timezone.utc)
+    if now - occurred_at > retention:
+        raise EventTooOld(f"event occurred at {event.occurred_at}, longer ago than the inbox remembers "
+                          f"({retention}): too old to know whether it was already handled")
 
 
 def prune(session_factory: sessionmaker, received_before) -> int:

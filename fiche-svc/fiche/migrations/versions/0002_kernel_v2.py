@@ -1,0 +1,21 @@
+"""kernel tables v2: outbox order per subject, claims and parking; projection sequences; worker status
+
+Revision ID: 0002
+Revises: 0001
+"""
+from alembic import op
+
+from services.migrations import downgrade_kernel_tables_v2, upgrade_kernel_tables_v2
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    upgrade_kernel_tables_v2(op)
+
+
+def downgrade() -> None:
+    downgrade_kernel_tables_v2(op)
