@@ -148,15 +148,22 @@ class Readiness:
 
 
 def describe_checks(checks: dict) -> str:
-    """`{"database": "ok", "broker": "failed: …"}` as "base prête, bus en attente"."""
-    parts = []
+    """`{"database": "ok", "broker": "failed: …"}` as "base prête, bus en attente"; beyond three checks (the
+    gateway's five services) only those that wait are named."""
+    parts, waiting = [], []
     for name, value in checks.items():
         label, feminine = _CHECK_NAMES.get(name, (name, False))
         parts.append(f"{label} {'prête' if feminine else 'prêt'}" if value == "ok" else f"{label} en attente")
-    return ", ".join(parts) or "aucune vérification"
+        if value != "ok":
+            waiting.append(label)
+    if len(parts) <= 3 or not waiting:
+        return ", ".join(parts) or "aucune vérification"
+    others = len(parts) - len(waiting)
+    plural = "s" if others > 1 else ""
+    return f"{', '.join(waiting)} en attente" + (f" ({others} autre{plural} prêt{plural})" if others else "")
 
 
-def probe_readiness(url: str, timeout: float = 2.0) -> Readiness:
+def probe_readiness(url: str, timeout: float = 5.0) -> Readiness:
     try:
         response = requests.get(url, timeout=timeout)
     except requests.ConnectionError:

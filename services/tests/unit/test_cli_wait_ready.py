@@ -13,7 +13,7 @@ import requests
 import responses
 
 from services.cli import (SERVICES, ChildActivity, ProcessGroup, Readiness, StartupFailed, default_ports,
-                          probe_readiness, wait_ready)
+                          describe_checks, probe_readiness, wait_ready)
 
 PACKAGES = [spec.package for spec in SERVICES]
 ENV = {f"{package.upper()}_PORT": str(port) for package, port in default_ports(18000, 18101).items()}
@@ -154,6 +154,10 @@ def test_probe_summarises_a_not_ready_answer_in_french():
 def test_probe_names_the_gateways_downstream_services():
     responses.get(URL, status=503, json={"checks": {"identity": "ok", "fiche-svc": "failed: ConnectionError"}})
     assert probe_readiness(URL).summary == "identity prêt, fiche-svc en attente"
+    checks = {"identity": "ok", "agrement-svc": "ok", "fiche-svc": "failed: X", "geo-svc": "ok", "notify-svc": "ok"}
+    assert describe_checks(checks) == "fiche-svc en attente (4 autres prêts)"
+    assert describe_checks(dict(checks, identity="failed: X", **{"geo-svc": "failed: X", "notify-svc": "failed: X"})) \
+        == "identity, fiche-svc, geo-svc, notify-svc en attente (1 autre prêt)"
 
 
 @responses.activate
