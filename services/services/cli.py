@@ -387,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--out", default="-")
     demo.set_defaults(func=cmd_demo_extract)
     bench = sub.add_parser("bench", help="mesures de performance (affiche des chiffres)")
-    bench.add_argument("what", choices=["bus", "import", "search", "all"], nargs="?", default="all")
+    bench.add_argument("what", choices=["bus", "import", "search", "sqlite", "all"], nargs="?", default="all")
     bench.add_argument("--size", type=int, default=0, help="taille (0 : valeur par défaut de chaque mesure)")
     bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
