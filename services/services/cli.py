@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,14 +260,21 @@ def wait_ready(env: dict[str, str], timeout: float = 300.0, *, stall: float = 60
             lines.append(f"Journaux des services : {group.log_dir}")
         return StartupFailed("\n".join(lines))
 
-    with ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="readyz") as pool:
+    def check_processes() -> None:
+        dead = group.dead() if group is not None else []
+        if dead:
+            codes = ", ".join(f"{name} (code {group.processes[name].returncode})" for name in dead)
+            raise failure(f"processus terminé pendant le démarrage : {codes}")
+
+    pool = ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="readyz")
+    try:
         while True:
-            dead = group.dead() if group is not None else []
-            if dead:
-                codes = ", ".join(f"{name} (code {group.processes[name].returncode})" for name in dead)
-                raise failure(f"processus terminé pendant le démarrage : {codes}")
-            asked = sorted(pending)
-            for package, answer in zip(asked, pool.map(lambda package: probe(urls[package]), asked)):
+            check_processes()
+            asked = {package: pool.submit(probe, urls[package]) for package in sorted(pending)}
+            while futures.wait(asked.values(), timeout=interval).not_done:
+                check_processes()  # a slow probe must not delay noticing a process that died
+            for package, future in asked.items():
+                answer = future.result()
                 if (answer.ready, answer.summary) != (answers[package].ready, answers[package].summary):
                     last_progress = clock()
                 answers[package] = answer
@@ -287,6 +295,8 @@ def wait_ready(env: dict[str, str], timeout: float = 300.0, *, stall: float = 60
                     f"en attente : {waiting_for()}")
                 next_report = now + every
             sleep(interval)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def cmd_run(args) -> int:

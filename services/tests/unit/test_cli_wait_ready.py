@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -132,6 +133,30 @@ def test_a_dead_process_stops_the_wait_at_once():
     assert elapsed == 0
     assert "processus terminé pendant le démarrage : geo-worker (code 3)" in message
     assert "Journaux des services : /tmp/assmat-logs" in message
+
+
+class DiesLater(DeadGroup):
+    def __init__(self, after: float):
+        super().__init__()
+        self.at = time.monotonic() + after
+
+    def dead(self):
+        return ["geo-worker"] if time.monotonic() >= self.at else []
+
+
+def test_a_process_that_dies_while_a_probe_hangs_stops_the_wait_without_waiting_for_the_probe():
+    hung = threading.Event()
+
+    def hanging_probe(url: str) -> Readiness:
+        hung.wait(10)
+        return SILENT
+
+    started = time.monotonic()
+    with pytest.raises(StartupFailed, match="geo-worker"):
+        wait_ready(ENV, probe=hanging_probe, group=DiesLater(0.3), say=lambda _: None, interval=0.1,
+                   activity=lambda pending: False)
+    hung.set()
+    assert time.monotonic() - started < 3
 
 
 # -- the probe ---------------------------------------------------------------------------------------------------
