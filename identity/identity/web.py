@@ -29,8 +29,9 @@ def _container() -> Container:
     return current_app.extensions["identity"]
 
 
-def _uow() -> UnitOfWork:
-    return UnitOfWork(_container().session_factory)
+def _uow(read_only: bool = False) -> UnitOfWork:
+    """Commands write; `read_only` for those that only read, which then never wait behind a writer (SQLite)."""
+    return UnitOfWork(_container().session_factory, read_only=read_only)
 
 
 def _ticket_pmi_number(ticket) -> str:
@@ -63,7 +64,7 @@ def check_activation():
     pmi_number, birth_date = parse_pmi_number(body["pmi_number"]), parse_birth_date(body["birth_date"])
     container = _container()
     signing_key = container.keys.signing_key()
-    with _uow() as uow:
+    with _uow(read_only=True) as uow:
         return jsonify(handlers.check_activation(uow, signing_key, container.settings, pmi_number, birth_date,
                                                  container.clock()))
 
@@ -127,7 +128,7 @@ def close_session():
 @bp.get("/api/me")
 @require_token(lambda: _container().verifier, roles=("assmat",))
 def me():
-    with _uow() as uow:
+    with _uow(read_only=True) as uow:
         account = handlers.find_account(uow, g.principal.subject)
     if account is None:  # deleted since the token was issued
         raise ApiError(401, "token_invalid", "Session expirée ou invalide, reconnectez-vous.")

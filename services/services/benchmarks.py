@@ -2,18 +2,23 @@
 
 - bus: the embedded SQLite transport, one publisher process then two consumer processes;
 - import: agrement-svc importing N demo rows into SQLite, then the same file again;
-- search: fiche-svc's search query over N synthetic fiches (national scale: 309,400).
+- search: fiche-svc's search query over N synthetic fiches (national scale: 309,400);
+- sqlite: N reads through a service's session factory while another process keeps writing, each write
+  transaction held 50 ms (as a worker's can be): the embedded default's reads must not wait for writers.
 Service benchmarks run through `python -m <package> bench`, since the kernel never imports a service.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-DEFAULT_SIZES = {"bus": 10_000, "import": 20_000, "search": 309_400}
+DEFAULT_SIZES = {"bus": 10_000, "import": 20_000, "search": 309_400, "sqlite": 400}
 
 
 def _service_bench(package: str, size: int) -> None:
@@ -21,8 +26,65 @@ def _service_bench(package: str, size: int) -> None:
     subprocess.run([sys.executable, "-m", package, "bench", str(size)], env=env, check=True)
 
 
+def _sqlite_items():
+    import sqlalchemy as sa
+    return sa.Table("items", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                    sa.Column("payload", sa.String(200), nullable=False))
+
+
+def _sqlite_writer(url: str, hold: float, stop, commits) -> None:
+    from services.db import UnitOfWork, make_engine, make_session_factory
+    items, session_factory = _sqlite_items(), make_session_factory(make_engine(url))
+    while not stop.is_set():
+        with UnitOfWork(session_factory) as uow:
+            uow.session.execute(items.insert(), [{"payload": "x" * 200} for _ in range(20)])
+            time.sleep(hold)  # work done inside the transaction, such as a relay publishing
+            uow.commit()
+        with commits.get_lock():
+            commits.value += 1
+        time.sleep(0.005)
+
+
+def sqlite_read_latency(reads: int, path: Path, hold: float = 0.05, every: float = 0.02) -> dict[str, float]:
+    """Time `reads` reads (a count and a row by id, one session each) while another process writes."""
+    import sqlalchemy as sa
+
+    from services.db import make_engine, make_session_factory
+    url = f"sqlite:///{path}"
+    engine, items = make_engine(url), _sqlite_items()
+    items.metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(items.insert(), [{"payload": "x" * 200} for _ in range(1000)])
+    session_factory = make_session_factory(engine)
+    stop, commits = multiprocessing.Event(), multiprocessing.Value("i", 0)
+    writer = multiprocessing.Process(target=_sqlite_writer, args=(url, hold, stop, commits), daemon=True)
+    writer.start()
+    while commits.value == 0 and writer.is_alive():
+        time.sleep(0.01)
+    latencies = []
+    try:
+        for _ in range(reads):
+            started = time.perf_counter()
+            with session_factory() as session:
+                session.execute(sa.select(sa.func.count()).select_from(items)).scalar_one()
+                session.execute(sa.select(items).where(items.c.id == 500)).first()
+            latencies.append((time.perf_counter() - started) * 1000)
+            time.sleep(every)
+    finally:
+        stop.set()
+        writer.join(30)
+        engine.dispose()
+    latencies.sort()
+    figures = {"p50_ms": statistics.median(latencies), "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
+               "max_ms": latencies[-1], "writes": commits.value}
+    print(f"{reads} reads while another process committed {figures['writes']} write transactions held "
+          f"{hold * 1000:.0f} ms each: p50 {figures['p50_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms, "
+          f"max {figures['max_ms']:.1f} ms", flush=True)
+    return figures
+
+
 def main(args) -> int:
-    wanted = ["bus", "import", "search"] if args.what == "all" else [args.what]
+    wanted = ["bus", "import", "search", "sqlite"] if args.what == "all" else [args.what]
     for what in wanted:
         size = args.size or DEFAULT_SIZES[what]
         print(f"== {what} ({size:,} items)", flush=True)
@@ -30,6 +92,9 @@ def main(args) -> int:
             from services import bench_bus
             with tempfile.TemporaryDirectory() as folder:
                 bench_bus.run(size, Path(folder) / "bench-bus.sqlite3")
+        elif what == "sqlite":
+            with tempfile.TemporaryDirectory() as folder:
+                sqlite_read_latency(size, Path(folder) / "bench-reads.sqlite3")
         elif what == "import":
             _service_bench("agrement", size)
         else:

@@ -13,6 +13,8 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,19 +136,167 @@ def start_all(group: ProcessGroup, env: dict[str, str], host: str = "127.0.0.1")
             group.start(f"{spec.package}-worker", [sys.executable, "-m", spec.package, "worker"])
 
 
-def wait_ready(env: dict[str, str], timeout: float = 60.0) -> None:
-    pending = {spec.package: f"http://127.0.0.1:{env[spec.package.upper() + '_PORT']}/readyz" for spec in SERVICES}
-    deadline = time.monotonic() + timeout
-    while pending and time.monotonic() < deadline:
-        for package, url in list(pending.items()):
-            try:
-                if requests.get(url, timeout=1).status_code == 200:
-                    del pending[package]
-            except requests.RequestException:
-                pass
-        time.sleep(0.3)
-    if pending:
-        raise RuntimeError(f"not ready after {timeout:.0f} s: {', '.join(sorted(pending))}")
+# What a service's /readyz names its checks, for people: (name, feminine).
+_CHECK_NAMES = {"database": ("base", True), "broker": ("bus", False), "worker": ("worker", False)}
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """One answer of a service's /readyz: `summary` for people ("base prête, bus en attente"), `detail` as it came."""
+    ready: bool
+    summary: str
+    detail: str
+
+
+def describe_checks(checks: dict) -> str:
+    """`{"database": "ok", "broker": "failed: …"}` as "base prête, bus en attente"; beyond three checks (the
+    gateway's five services) only those that wait are named."""
+    parts, waiting = [], []
+    for name, value in checks.items():
+        label, feminine = _CHECK_NAMES.get(name, (name, False))
+        parts.append(f"{label} {'prête' if feminine else 'prêt'}" if value == "ok" else f"{label} en attente")
+        if value != "ok":
+            waiting.append(label)
+    if len(parts) <= 3 or not waiting:
+        return ", ".join(parts) or "aucune vérification"
+    others = len(parts) - len(waiting)
+    plural = "s" if others > 1 else ""
+    return f"{', '.join(waiting)} en attente" + (f" ({others} autre{plural} prêt{plural})" if others else "")
+
+
+def probe_readiness(url: str, timeout: float = 5.0) -> Readiness:
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.ConnectionError:
+        return Readiness(False, "ne répond pas encore", f"pas de connexion à {url}")
+    except requests.Timeout:
+        return Readiness(False, f"ne répond pas en {timeout:.0f} s", f"délai dépassé pour {url}")
+    except requests.RequestException as error:
+        return Readiness(False, "ne répond pas correctement", f"{type(error).__name__} : {error}")
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    checks = body.get("checks") if isinstance(body, dict) else None
+    detail = f"HTTP {response.status_code} {response.text.strip()[:500]}"
+    if response.status_code == 200:
+        return Readiness(True, "prêt", detail)
+    summary = describe_checks(checks) if isinstance(checks, dict) else f"répond HTTP {response.status_code}"
+    return Readiness(False, summary, detail)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a live process (Linux /proc), None where it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class ChildActivity:
+    """Whether the processes of some services are working: their log files grew (`--quiet`), or they used at least
+    `min_cpu_share` of a core since the last look (Linux). A process that only polls (a worker waiting for a broker,
+    a web server idle) stays far below that share."""
+
+    def __init__(self, group: "ProcessGroup", min_cpu_share: float = 0.2, clock=time.monotonic):
+        self.group, self.min_cpu_share, self.clock = group, min_cpu_share, clock
+        self._cpu: dict[str, float] = {}
+        self._logged: dict[str, int] = {}
+        self._at = clock()
+
+    def __call__(self, packages) -> bool:
+        now, cpu_used, logged = self.clock(), 0.0, False
+        for name, process in self.group.processes.items():
+            if name.rsplit("-", 1)[0] not in packages:
+                continue
+            cpu = _cpu_seconds(process.pid)
+            if cpu is not None:
+                cpu_used += max(0.0, cpu - self._cpu.get(name, cpu))
+                self._cpu[name] = cpu
+            if self.group.log_dir is not None:
+                try:
+                    size = (self.group.log_dir / f"{name}.log").stat().st_size
+                except OSError:
+                    size = 0
+                logged = logged or size > self._logged.get(name, size)
+                self._logged[name] = size
+        elapsed, self._at = now - self._at, now
+        return logged or (cpu_used > 0 and cpu_used >= self.min_cpu_share * elapsed)
+
+
+class StartupFailed(RuntimeError):
+    """The portal did not become ready; the message, in French, says which service and what it answered."""
+
+
+def wait_ready(env: dict[str, str], timeout: float = 300.0, *, stall: float = 60.0,
+               group: ProcessGroup | None = None, say=None, every: float = 5.0, interval: float = 0.5,
+               probe=probe_readiness, activity=None, clock=time.monotonic, sleep=time.sleep) -> None:
+    """Wait until every service's /readyz says ready, as long as start-up makes progress.
+
+    Progress is a service's readiness answer changing (it starts answering, a check passes, it becomes ready) or,
+    with `group`, its processes working (`ChildActivity`). Fails with `StartupFailed` after `stall` seconds without
+    progress, after `timeout` seconds in any case, or as soon as a process of `group` has ended. Every `every`
+    seconds `say` (print by default) tells which services are not ready yet and what their /readyz answers."""
+    say = say or (lambda line: print(line, flush=True))
+    if activity is None and group is not None:
+        activity = ChildActivity(group, clock=clock)
+    urls = {spec.package: f"http://127.0.0.1:{env[spec.package.upper() + '_PORT']}/readyz" for spec in SERVICES}
+    answers: dict[str, Readiness] = {package: Readiness(False, "pas encore interrogé", "") for package in urls}
+    pending = set(urls)
+    started = last_progress = clock()
+    next_report = started + every
+
+    def waiting_for() -> str:
+        return " ; ".join(f"{package} : {answers[package].summary}" for package in urls if package in pending)
+
+    def failure(reason: str) -> StartupFailed:
+        lines = [f"Le portail n'a pas démarré : {reason}."]
+        for package in (package for package in urls if package in pending):
+            answer = answers[package]
+            lines.append(f"  {package} : {answer.summary}" + (f" (dernière réponse de /readyz : {answer.detail})"
+                                                             if answer.detail else ""))
+        if group is not None and group.log_dir is not None:
+            lines.append(f"Journaux des services : {group.log_dir}")
+        return StartupFailed("\n".join(lines))
+
+    def check_processes() -> None:
+        dead = group.dead() if group is not None else []
+        if dead:
+            codes = ", ".join(f"{name} (code {group.processes[name].returncode})" for name in dead)
+            raise failure(f"processus terminé pendant le démarrage : {codes}")
+
+    pool = ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="readyz")
+    try:
+        while True:
+            check_processes()
+            asked = {package: pool.submit(probe, urls[package]) for package in sorted(pending)}
+            while futures.wait(asked.values(), timeout=interval).not_done:
+                check_processes()  # a slow probe must not delay noticing a process that died
+            for package, future in asked.items():
+                answer = future.result()
+                if (answer.ready, answer.summary) != (answers[package].ready, answers[package].summary):
+                    last_progress = clock()
+                answers[package] = answer
+                if answer.ready:
+                    pending.discard(package)
+            if not pending:
+                return
+            if activity is not None and activity(pending):
+                last_progress = clock()
+            now = clock()
+            if now - started >= timeout:
+                raise failure(f"pas prêt après {now - started:.0f} s (limite)")
+            if now - last_progress >= stall:
+                raise failure(f"aucun progrès depuis {now - last_progress:.0f} s "
+                              f"(démarrage commencé il y a {now - started:.0f} s)")
+            if now >= next_report:
+                say(f"Démarrage ({now - started:.0f} s), {len(urls) - len(pending)} services prêts sur {len(urls)} ; "
+                    f"en attente : {waiting_for()}")
+                next_report = now + every
+            sleep(interval)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def cmd_run(args) -> int:
@@ -159,14 +309,17 @@ def cmd_run(args) -> int:
 
     def _interrupt(*_):
         nonlocal stopping
-        stopping = True
+        if not stopping:  # the first signal also ends a start-up wait; later ones must not cut the stop short
+            stopping = True
+            raise KeyboardInterrupt
 
     # Explicit for SIGINT too: a shell that starts us in the background ignores SIGINT, and Ctrl-C must still work.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupt)
     try:
+        print("Démarrage des services…", flush=True)
         start_all(group, env, host=args.host)
-        wait_ready(env)
+        wait_ready(env, group=group)
         marker = data_dir.resolve() / ".demo-loaded"
         if not args.no_demo and not marker.exists():
             demo_file = data_dir.resolve() / "demo-extract.csv"
@@ -185,9 +338,13 @@ def cmd_run(args) -> int:
                 print(f"Arrêt : processus terminé de façon inattendue : {', '.join(dead)}", file=sys.stderr)
                 return 1
             time.sleep(0.5)
+    except StartupFailed as failure:
+        print(failure, file=sys.stderr, flush=True)
+        return 1
     except KeyboardInterrupt:
         pass
     finally:
+        stopping = True
         print("\nArrêt des services…", flush=True)
         group.stop_all()
     return 0
@@ -240,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--out", default="-")
     demo.set_defaults(func=cmd_demo_extract)
     bench = sub.add_parser("bench", help="mesures de performance (affiche des chiffres)")
-    bench.add_argument("what", choices=["bus", "import", "search", "all"], nargs="?", default="all")
+    bench.add_argument("what", choices=["bus", "import", "search", "sqlite", "all"], nargs="?", default="all")
     bench.add_argument("--size", type=int, default=0, help="taille (0 : valeur par défaut de chaque mesure)")
     bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)

@@ -2,6 +2,20 @@
 
 Each service owns its database. `sqlite:///...` is the embedded default (WAL, so a web process and a worker can
 share the file); `postgresql://...` is production. Nothing connects before `make_engine` is called.
+
+Reads and writes on SQLite. In WAL mode a deferred transaction (plain `BEGIN`) reads a snapshot and never waits
+for a writer, while a writer must take the write lock up front (`BEGIN IMMEDIATE`): two deferred transactions that
+both read then write cannot both upgrade, and SQLite refuses one at once ("database is locked", or
+SQLITE_BUSY_SNAPSHOT when its snapshot went stale). So a session from `make_session_factory` is
+
+- a **writer** (`BEGIN IMMEDIATE`, waits up to the busy timeout for the lock) inside `UnitOfWork` and after an
+  explicit `session.begin()` (`with session_factory() as session, session.begin(): ...`);
+- a **reader** otherwise (`with session_factory() as session: session.execute(select)`): deferred and read-only
+  (`PRAGMA query_only`), so a write there fails at once with `ReadOnlyTransactionError`, contended or not, instead
+  of waiting or failing only under load.
+
+A bare `engine.connect()` / `engine.begin()` writes (`BEGIN IMMEDIATE`, as migrations need); `read_only(engine)`
+gives an engine whose connections read. PostgreSQL is left as it was: its transactions never take a database lock.
 """
 from __future__ import annotations
 
@@ -11,7 +25,17 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransactionOrigin, sessionmaker
+
+READ_ONLY = "assmat_read_only"
+"""Connection execution option: on SQLite, the connection's transactions are deferred and read-only."""
+_QUERY_ONLY = "assmat_query_only"   # the DBAPI connection's current PRAGMA query_only, in its pool record's info
+_WRITES = "assmat_writes"           # Session.info flag: every transaction of this session writes (UnitOfWork)
+_SQLITE_READONLY = 8                # sqlite3 primary result code of a write refused by PRAGMA query_only
+
+
+class ReadOnlyTransactionError(RuntimeError):
+    """A write was attempted in a read-only (deferred) SQLite transaction: a programming error, not an outage."""
 
 
 def normalize_url(url: str) -> str:
@@ -31,21 +55,39 @@ def make_engine(url: str, **kwargs) -> Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @sa_event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
-            # WAL lets the web process read while the worker writes; busy_timeout waits instead of failing.
+        def _sqlite_pragmas(dbapi_connection, record):
+            # WAL lets the web process read while the worker writes; busy_timeout makes a writer wait for the
+            # write lock instead of failing (readers never need it).
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+            record.info[_QUERY_ONLY] = False
             # pysqlite opens transactions lazily and wrongly for DDL; take control of BEGIN ourselves.
             dbapi_connection.isolation_level = None
 
         @sa_event.listens_for(engine, "begin")
         def _sqlite_begin(connection):
-            # IMMEDIATE takes the write lock up front: two writers never deadlock on a lock upgrade.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            read_only = bool(connection.get_execution_options().get(READ_ONLY))
+            if connection.info.get(_QUERY_ONLY) is not read_only:  # a pooled connection keeps its last setting
+                connection.exec_driver_sql(f"PRAGMA query_only={'ON' if read_only else 'OFF'}")
+                connection.info[_QUERY_ONLY] = read_only
+            # A reader's deferred BEGIN never waits for a writer (WAL); a writer's IMMEDIATE takes the write lock up
+            # front, so two writers never deadlock on a lock upgrade.
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+        @sa_event.listens_for(engine, "handle_error")
+        def _write_in_read_only(context):
+            original = context.original_exception
+            if (getattr(original, "sqlite_errorcode", 0) & 0xFF == _SQLITE_READONLY
+                    and context.connection is not None
+                    and context.connection.get_execution_options().get(READ_ONLY)):
+                verb = (context.statement or "?").split(None, 1)[0]
+                raise ReadOnlyTransactionError(
+                    f"{verb} in a read-only session: write through UnitOfWork or "
+                    "`with session_factory() as session, session.begin():`") from original
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -54,20 +96,57 @@ def make_engine(url: str, **kwargs) -> Engine:
     return sa.create_engine(url, **kwargs)
 
 
+def read_only(engine: Engine) -> Engine:
+    """The same engine (same pool) whose connections only read: on SQLite, deferred and read-only transactions
+    that never wait for a writer; elsewhere the option is ignored."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+class RoutedSession(Session):
+    """A session that reads unless it was told it writes (see the module's docstring).
+
+    The choice is made when a transaction takes its connection (`get_bind`): an explicit `begin()`, or a session
+    flagged by `UnitOfWork`, gets the writing engine; an autobegun transaction gets the reading one."""
+
+    def __init__(self, *args, read_bind: Engine | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._read_bind = read_bind
+
+    def get_bind(self, *args, **kwargs):
+        bind = super().get_bind(*args, **kwargs)
+        if self._read_bind is None or bind is not self.bind or self.info.get(_WRITES):
+            return bind
+        transaction = self.get_transaction()
+        if transaction is not None and transaction.origin is not SessionTransactionOrigin.AUTOBEGIN:
+            return bind
+        return self._read_bind
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, future=True)
+    """Sessions that read (deferred, read-only on SQLite) unless they run in `UnitOfWork` or after an explicit
+    `session.begin()`, which write (`BEGIN IMMEDIATE` on SQLite)."""
+    reader = read_only(engine) if engine.dialect.name == "sqlite" else None
+    return sessionmaker(bind=engine, class_=RoutedSession, read_bind=reader, expire_on_commit=False, future=True)
 
 
 class UnitOfWork:
-    """A transaction that rolls back unless `commit()` was called (cosmicpython's unit of work)."""
+    """A transaction that rolls back unless `commit()` was called (cosmicpython's unit of work).
 
-    def __init__(self, session_factory: sessionmaker[Session]):
+    It writes: on SQLite its transactions begin with `BEGIN IMMEDIATE` (the write lock is taken at the first
+    statement, then held until commit or rollback: keep slow work such as password hashing or network calls out of
+    it). `read_only=True` gives handlers that only read a `uow` whose transaction is deferred and never waits for a
+    writer; a write there raises `ReadOnlyTransactionError`."""
+
+    def __init__(self, session_factory: sessionmaker[Session], *, read_only: bool = False):
         self._session_factory = session_factory
+        self._read_only = read_only
         self.session: Session | None = None
         self._events: list = []
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
+        if not self._read_only:
+            self.session.info[_WRITES] = True
         self._events = []
         return self
 
@@ -150,7 +229,8 @@ def kernel_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
 
 
 def check_database(engine: Engine) -> None:
-    with engine.connect() as connection:
+    """Readiness: the database answers. A reader, so that a probe never waits behind a writer."""
+    with read_only(engine).connect() as connection:
         connection.exec_driver_sql("SELECT 1")
 
 
