@@ -202,9 +202,15 @@ class OutboxRelay:
     def _claim(self) -> list[_Row]:
         now = _utcnow()
         pending = (OUTBOX.c.sent_at.is_(None), OUTBOX.c.parked_at.is_(None))
+        claimable = sa.or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until < now)
+        # Look before taking locks: most passes find nothing, and on SQLite a write transaction per poll would make
+        # every writer of the service queue behind an idle relay.
+        with self.session_factory() as session:
+            if session.execute(sa.select(OUTBOX.c.position).where(*pending, claimable).limit(1)).first() is None:
+                return []
         with self.session_factory() as session, session.begin():
             query = (sa.select(OUTBOX.c.position, OUTBOX.c.subject, OUTBOX.c.payload, OUTBOX.c.attempts)
-                     .where(*pending, sa.or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until < now))
+                     .where(*pending, claimable)
                      .order_by(OUTBOX.c.position)
                      .limit(self.batch_size))
             if session.get_bind().dialect.name == "postgresql":
