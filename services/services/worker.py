@@ -9,7 +9,7 @@ from typing import Mapping
 
 from sqlalchemy.orm import sessionmaker
 
-from services.bus import Bus, ServiceConsumer
+from services.bus import Bus, ServiceConsumer, each_event
 from services.events import Event
 from services import inbox
 from services.inbox import Handler, handle_once
@@ -60,10 +60,8 @@ def run_worker(service: str, settings: BaseSettings, session_factory: sessionmak
                      daemon=True).start()
     log.info("worker started", extra={"handles": sorted(handlers)})
     if handlers:
-        consumer = ServiceConsumer(Bus(settings.broker_url, settings.bus_namespace,
-                                       quorum=not settings.is_local and settings.broker_url.startswith("amqp")),
-                                   service, handlers.keys(), dispatcher(session_factory, handlers),
-                                   settings.retry_delays_ms)
+        consumer = ServiceConsumer(Bus(settings.broker_url, settings.bus_namespace), service, handlers.keys(),
+                                   each_event(dispatcher(session_factory, handlers)), settings.retry_delays_ms)
         consumer.run_until(stop)
     stop.wait()
     relay_thread.join(timeout=10)
