@@ -175,7 +175,7 @@ def test_broker_definitions_match_what_the_services_declare(services):
     for package in BACKENDS:
         assert re.search(policy["pattern"], bus.dead_letter_queue(package).name)
         assert not re.search(policy["pattern"], bus.queue_name(package))
-        assert not re.search(policy["pattern"], bus.retry_queue(package, 1, 500).name)
+        assert not re.search(policy["pattern"], bus.retry_queue(package, 500).name)
     app_user = "${RABBITMQ_APP_USER}"
     assert {"user": app_user, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"} in \
         definitions["permissions"]

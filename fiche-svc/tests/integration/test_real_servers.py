@@ -36,8 +36,7 @@ def bus(settings):
         channel = connection.default_channel
         names = [bus.queue_name("fiche"), bus.dead_letter_queue("fiche").name, bus.queue_name("fiche-test-observer"),
                  bus.dead_letter_queue("fiche-test-observer").name]
-        names += [bus.retry_queue("fiche", step, delay).name
-                  for step, delay in enumerate(settings.retry_delays_ms, start=1)]
+        names += [bus.retry_queue_name("fiche", delay) for delay in settings.retry_delays_ms]
         for name in names:
             Queue(name)(channel).delete()
     bus.close()

@@ -10,7 +10,7 @@ from identity import create_app
 from identity.adapters.orm import metadata
 from identity.handlers import HANDLERS
 from identity.settings import Settings
-from services.bus import Bus, ServiceConsumer
+from services.bus import Bus, ServiceConsumer, each_event
 from services.catalogue.identity import ACCOUNT_ACTIVATED, EMAIL_CONFIRMATION_REQUESTED
 from services.db import upgrade
 from services.outbox import OutboxRelay
@@ -36,7 +36,7 @@ def bus(real_servers):
     bus.close()
     with bus.connection() as connection:
         for service in ("identity", "notify"):
-            for queue in (bus.service_queue(service, []), bus.retry_queue(service, 1, RETRY_DELAYS_MS[0]),
+            for queue in (bus.service_queue(service, []), bus.retry_queue(service, RETRY_DELAYS_MS[0]),
                           bus.dead_letter_queue(service)):
                 queue(connection.default_channel).delete()
 
@@ -55,8 +55,8 @@ def test_activation_on_postgresql_and_rabbitmq(real_servers, bus, make_agrement_
     agrement = make_agrement_event("123456")
     bus.publish(agrement)
     bus.publish(agrement)
-    identity_consumer = ServiceConsumer(bus, "identity", HANDLERS, dispatcher(container.session_factory, HANDLERS),
-                                        RETRY_DELAYS_MS)
+    identity_consumer = ServiceConsumer(bus, "identity", HANDLERS,
+                                        each_event(dispatcher(container.session_factory, HANDLERS)), RETRY_DELAYS_MS)
     drain_until(identity_consumer, lambda: identity_consumer.handled == 2)
 
     client = app.test_client()
@@ -68,7 +68,7 @@ def test_activation_on_postgresql_and_rabbitmq(real_servers, bus, make_agrement_
 
     relay = OutboxRelay(container.session_factory, bus)
     mails: list = []
-    notify_consumer = ServiceConsumer(bus, "notify", IDENTITY_EVENTS, mails.append, RETRY_DELAYS_MS)
+    notify_consumer = ServiceConsumer(bus, "notify", IDENTITY_EVENTS, mails.extend, RETRY_DELAYS_MS)
     assert relay.run_once() == 1
     drain_until(notify_consumer, lambda: len(mails) == 1)
     assert mails[0].type == EMAIL_CONFIRMATION_REQUESTED.type

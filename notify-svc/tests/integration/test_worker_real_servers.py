@@ -54,8 +54,8 @@ def start_workers(real_servers):
         assert not any(thread.is_alive() for thread in threads)
         queue = bus.queue_name("notify")
         with bus.connection() as connection:
-            for name in [queue, f"{queue}.dead", *(f"{queue}.retry.{step}"
-                                                    for step in range(1, len(settings.retry_delays_ms) + 1))]:
+            for name in [queue, f"{queue}.dead", *(bus.retry_queue_name("notify", delay)
+                                                    for delay in settings.retry_delays_ms)]:
                 connection.default_channel.queue_delete(name)
         bus.close()
         container.engine.dispose()

@@ -26,20 +26,30 @@ Semantics
       ``delivery_tag``) in the same statement that picks it, so two consumers never hold the same message;
       ack deletes the row; reject with requeue, ``basic_recover`` and closing the channel release the lease;
       an expired lease makes the message visible again, flagged ``delivery_info['redelivered']``.
+      ``Connection.heartbeat_check()`` renews the leases of the messages a connection holds, so a consumer
+      that keeps calling it (as an AMQP consumer keeps its heartbeats) keeps them however long it works.
     * direct, topic and fanout exchanges route through the shared ``bindings`` table. A message that
-      matches no binding is dropped, and so is one sent through the default exchange to an undeclared
-      queue, as AMQP does.
+      matches no binding goes to the exchange's ``alternate-exchange`` (an exchange argument, as on RabbitMQ)
+      when it has one, else it is dropped, and so is one sent through the default exchange to an undeclared
+      queue, as AMQP does; published with ``mandatory=True``, such a message raises :class:`PublishRefused`.
     * A queue declared with ``x-message-ttl`` and ``x-dead-letter-exchange`` is a delay queue, RabbitMQ's
       retry pattern: a message sent to it is stored straight in its dead-letter destination (the queue named
       ``x-dead-letter-routing-key`` when the exchange is ``""``, else the queues that exchange routes that
       key to, resolved at publish time), invisible for the ttl. The delay queue itself stays empty.
+    * ``x-delivery-limit`` (with ``x-dead-letter-exchange``/``-routing-key``), as on a RabbitMQ quorum queue:
+      a message delivered more than the limit plus one times without being acknowledged (its consumer died,
+      or returned it) goes to the dead-letter destination instead of being delivered again, with the headers
+      RabbitMQ adds (``x-death``, ``x-first-death-reason: delivery_limit``).
+    * ``x-max-length`` with ``x-overflow: reject-publish``: a publish to a full queue raises
+      :class:`PublishRefused` (RabbitMQ nacks it) after storing the message in the other queues it routes to.
+    * :meth:`Channel.batch` runs several publishes or acks in one SQLite transaction.
 
-Limitations: no priorities, per-message expiration, auto-delete/exclusive queues, ``x-max-length`` or
-headers exchanges (unsupported queue arguments are logged and ignored); a lease is not extended while a
-consumer works. Messages leave a queue in order of visibility time; a requeued message keeps its place,
-and one whose lease expired goes first. Timestamps are wall-clock, shared by the processes of one host:
-a clock jump shifts leases and delays. All processes must reach the file through a local filesystem
-(SQLite's WAL mode does not work over NFS).
+Limitations: no priorities, per-message expiration, auto-delete/exclusive queues, ``x-max-length`` other
+than with ``reject-publish``, or headers exchanges (unsupported queue arguments are logged and ignored).
+Messages leave a queue in order of visibility time; a requeued message keeps its place, and one whose lease
+expired goes first. Timestamps are wall-clock, shared by the processes of one host: a clock jump shifts leases
+and delays. All processes must reach the file through a local filesystem (SQLite's WAL mode does not work over
+NFS). A bus file made before exchanges had arguments is upgraded in place when a process connects.
 """
 from __future__ import annotations
 
@@ -48,6 +58,7 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from json import dumps, loads
 from pathlib import Path
 from queue import Empty
@@ -80,7 +91,8 @@ CREATE INDEX IF NOT EXISTS messages_waiting ON messages (queue, visible_at) WHER
 CREATE INDEX IF NOT EXISTS messages_leased ON messages (queue, lease_until) WHERE lease_until IS NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS messages_tag ON messages (delivery_tag) WHERE delivery_tag IS NOT NULL;
 CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY, arguments TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS exchanges (name TEXT PRIMARY KEY, type TEXT NOT NULL, durable INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS exchanges (name TEXT PRIMARY KEY, type TEXT NOT NULL, durable INTEGER NOT NULL,
+                                      arguments TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE IF NOT EXISTS bindings (
     exchange TEXT NOT NULL,
     routing_key TEXT NOT NULL,
@@ -104,11 +116,23 @@ _LEASE = f"""UPDATE messages SET lease_until = :lease, delivery_tag = :tag, deli
 WHERE id = {_NEXT_ID} RETURNING payload, deliveries"""
 _TAKE = f"DELETE FROM messages WHERE id = {_NEXT_ID} RETURNING payload, deliveries + 1"
 _RELEASE = 'UPDATE messages SET lease_until = NULL, delivery_tag = NULL WHERE delivery_tag = ?'
+# Each partial index counts its half of a queue.
+_COUNT = ('SELECT (SELECT count(*) FROM messages WHERE queue = :queue AND lease_until IS NULL)'
+          ' + (SELECT count(*) FROM messages WHERE queue = :queue AND lease_until IS NOT NULL)')
 
 _DELAY_ARGUMENTS = {'x-message-ttl', 'x-dead-letter-exchange', 'x-dead-letter-routing-key'}
-# Meaningful to RabbitMQ only: every queue here is equally durable, and a test run's bus file goes with its folder
-# (x-expires only keeps a shared broker tidy).
-_HARMLESS_ARGUMENTS = {'x-queue-type', 'x-expires'}
+_DEAD_LETTER_ARGUMENTS = {'x-dead-letter-exchange', 'x-dead-letter-routing-key', 'x-delivery-limit'}
+_LENGTH_ARGUMENTS = {'x-max-length', 'x-overflow'}
+# Meaningful to RabbitMQ only: every queue here is equally durable, dead-lettering here is always at least once,
+# and a test run's bus file goes with its folder (x-expires only keeps a shared broker tidy).
+_HARMLESS_ARGUMENTS = {'x-queue-type', 'x-expires', 'x-dead-letter-strategy'}
+# How long a message whose dead-letter destination is full waits before the next attempt to move it.
+_DEAD_LETTER_BACKOFF = 5.0
+
+
+class PublishRefused(Exception):
+    """A message was not stored where it was sent: a queue is full (``x-overflow: reject-publish``), or nothing
+    routes it and it was published with ``mandatory=True``. RabbitMQ nacks or returns such a message."""
 
 
 def register() -> None:
@@ -127,6 +151,21 @@ def database_path(virtual_host: str | None) -> Path:
     return path
 
 
+def _upgrade(db: sqlite3.Connection) -> None:
+    """Bring a bus file made by an older version of this module up to the current schema, in place."""
+    if 'arguments' in {row[1] for row in db.execute('PRAGMA table_info(exchanges)')}:
+        return
+    db.execute('BEGIN IMMEDIATE')
+    try:
+        # Checked again under the write lock: another process may have upgraded the file meanwhile.
+        if 'arguments' not in {row[1] for row in db.execute('PRAGMA table_info(exchanges)')}:
+            db.execute("ALTER TABLE exchanges ADD COLUMN arguments TEXT NOT NULL DEFAULT '{}'")
+    except BaseException:
+        db.execute('ROLLBACK')
+        raise
+    db.execute('COMMIT')
+
+
 class QoS(virtual.QoS):
     """Acks settle rows in the database; the in-memory bookkeeping only serves prefetch limits."""
 
@@ -141,6 +180,15 @@ class QoS(virtual.QoS):
             self.channel._execute('DELETE FROM messages WHERE delivery_tag = ?', (delivery_tag,))
         # Not super().reject(): it would publish a second copy while the leased row still exists.
         super().ack(delivery_tag)
+
+    def held_tags(self) -> list[str]:
+        """Delivery tags of the messages delivered and not yet settled."""
+        for _ in range(3):
+            try:  # acks may come from another thread: retry a copy that raced with one
+                return [tag for tag in list(self._delivered) if tag not in self._dirty]
+            except RuntimeError:
+                continue
+        return []
 
     def restore_unacked(self):
         self._flush()
@@ -169,6 +217,8 @@ class Channel(virtual.Channel):
         self._lock = threading.RLock()
         self._db = None
         self._db_pid = None
+        self._batch_depth = 0
+        self._renewed_at = time()
         self._no_ack_queues = set()
         self._connect()
 
@@ -182,7 +232,8 @@ class Channel(virtual.Channel):
             # In WAL mode this survives a crashed process; only a power loss can drop the last commits.
             db.execute('PRAGMA synchronous=NORMAL')
             db.executescript(_SCHEMA)
-            self._db, self._db_pid = db, os.getpid()
+            _upgrade(db)
+            self._db, self._db_pid, self._batch_depth = db, os.getpid(), 0
         return self._db
 
     def _execute(self, sql, params=()) -> list:
@@ -194,12 +245,39 @@ class Channel(virtual.Channel):
     def _transaction(self):
         with self._lock:
             db = self._connect()
+            if self._batch_depth:  # part of the enclosing batch's transaction
+                yield db
+                return
             db.execute('BEGIN IMMEDIATE')
             try:
                 yield db
             except BaseException:
                 db.execute('ROLLBACK')
                 raise
+            db.execute('COMMIT')
+
+    @contextmanager
+    def batch(self):
+        """Run the publishes, acks and rejects made inside in one transaction: all or none of them persist,
+        for the cost of one commit. Other threads using this channel wait until the batch ends."""
+        with self._lock:
+            db = self._connect()
+            if self._batch_depth:
+                self._batch_depth += 1
+                try:
+                    yield
+                finally:
+                    self._batch_depth -= 1
+                return
+            db.execute('BEGIN IMMEDIATE')
+            self._batch_depth = 1
+            try:
+                yield
+            except BaseException:
+                self._batch_depth = 0
+                db.execute('ROLLBACK')
+                raise
+            self._batch_depth = 0
             db.execute('COMMIT')
 
     def close(self):
@@ -213,41 +291,125 @@ class Channel(virtual.Channel):
     def _get(self, queue, timeout=None, no_ack=None):
         if no_ack is None:
             no_ack = queue in self._no_ack_queues
-        now, tag = time(), uuid()
-        rows = self._execute(_TAKE if no_ack else _LEASE, {
-            'queue': queue, 'now': now, 'lease': now + float(self.visibility_timeout), 'tag': tag})
-        if not rows:
-            raise Empty()
-        payload, deliveries = rows[0]
-        message = loads(payload)
+        while True:
+            now, tag = time(), uuid()
+            rows = self._execute(_TAKE if no_ack else _LEASE, {
+                'queue': queue, 'now': now, 'lease': now + float(self.visibility_timeout), 'tag': tag})
+            if not rows:
+                raise Empty()
+            payload, deliveries = rows[0]
+            message = loads(payload)
+            # Only a redelivery can exceed a delivery limit: the first one costs nothing more.
+            if deliveries > 1 and self._over_delivery_limit(queue, deliveries):
+                self._dead_letter_over_limit(queue, message, deliveries, None if no_ack else tag)
+                continue
+            break
         # A tag per lease: an ack arriving after the lease passed to another consumer deletes nothing.
         message['properties']['delivery_tag'] = tag
         message['properties']['delivery_info']['redelivered'] = deliveries > 1
         return message
 
-    def _put(self, queue, message, **kwargs):
+    def _queue_arguments(self, queue) -> dict | None:
         rows = self._execute('SELECT arguments FROM queues WHERE name = ?', (queue,))
-        if not rows:
-            return
-        arguments = loads(rows[0][0])
-        visible_at, targets = time(), [queue]
-        if 'x-message-ttl' in arguments and 'x-dead-letter-exchange' in arguments:
-            exchange = arguments['x-dead-letter-exchange']
-            info = message['properties']['delivery_info']
-            routing_key = arguments.get('x-dead-letter-routing-key') or info['routing_key']
-            targets = [routing_key] if exchange == '' else self._lookup(exchange, routing_key)
-            visible_at += arguments['x-message-ttl'] / 1000
-            # What RabbitMQ shows after dead-lettering: the dead-letter exchange and routing key.
-            message = {**message, 'properties': {**message['properties'], 'delivery_info': {
-                **info, 'exchange': exchange, 'routing_key': routing_key}}}
-        payload = dumps(message)
+        return loads(rows[0][0]) if rows else None
+
+    def _over_delivery_limit(self, queue, deliveries) -> bool:
+        limit = (self._queue_arguments(queue) or {}).get('x-delivery-limit')
+        # RabbitMQ counts returns: a message delivered limit + 1 times and returned again is dead-lettered.
+        return limit is not None and deliveries - 1 > int(limit)
+
+    def _dead_letter_over_limit(self, queue, message, deliveries, tag) -> None:
+        """Move a message delivered too often to its queue's dead-letter destination (or drop it if it has none,
+        as RabbitMQ does). `tag` is the lease just taken on it, None if the row is already deleted (no-ack)."""
+        arguments = self._queue_arguments(queue) or {}
+        info = message['properties']['delivery_info']
+        exchange = arguments.get('x-dead-letter-exchange')
+        routing_key = arguments.get('x-dead-letter-routing-key') or info.get('routing_key') or ''
+        now = time()
         with self._transaction() as db:
-            db.executemany('INSERT INTO messages (queue, payload, visible_at) VALUES (?, ?, ?)',
-                           [(target, payload, visible_at) for target in targets])
+            targets = [] if exchange is None else (
+                [routing_key] if exchange == '' else self._lookup(exchange, routing_key))
+            full = [target for target in targets if self._is_full(db, target)]
+            if full and tag is not None:
+                # At least once: keep it here, out of sight, until its destination has room again.
+                log.warning('%s: dead-letter queue(s) %s full; message of %r kept back', ALIAS, full, queue)
+                db.execute('UPDATE messages SET lease_until = NULL, delivery_tag = NULL,'
+                           ' deliveries = deliveries - 1, visible_at = ? WHERE delivery_tag = ?',
+                           (now + _DEAD_LETTER_BACKOFF, tag))
+                return
+            death = {'count': 1, 'reason': 'delivery_limit', 'queue': queue, 'exchange': info.get('exchange', ''),
+                     'routing-keys': [info.get('routing_key', '')],
+                     'time': datetime.fromtimestamp(now, timezone.utc).isoformat(timespec='seconds')}
+            headers = {**(message.get('headers') or {}), 'x-delivery-count': deliveries - 1,
+                       'x-death': [death] + list((message.get('headers') or {}).get('x-death') or []),
+                       'x-first-death-reason': 'delivery_limit', 'x-first-death-queue': queue,
+                       'x-first-death-exchange': info.get('exchange', '')}
+            dead = {**message, 'headers': headers, 'properties': {**message['properties'], 'delivery_info': {
+                **info, 'exchange': exchange or '', 'routing_key': routing_key}}}
+            log.warning('%s: message of %r delivered %d times without an ack, dead-lettered to %s',
+                        ALIAS, queue, deliveries, targets or 'nowhere (no x-dead-letter-exchange)')
+            if tag is not None:
+                db.execute('DELETE FROM messages WHERE delivery_tag = ?', (tag,))
+            self._insert(db, [target for target in targets if target not in full], dead, now)
+
+    def _insert(self, db, queues, message, visible_at) -> None:
+        payload = dumps(message)
+        db.executemany('INSERT INTO messages (queue, payload, visible_at) VALUES (?, ?, ?)',
+                       [(queue, payload, visible_at) for queue in queues])
+
+    def _is_full(self, db, queue) -> bool:
+        rows = db.execute('SELECT arguments FROM queues WHERE name = ?', (queue,)).fetchall()
+        arguments = loads(rows[0][0]) if rows else {}
+        limit = arguments.get('x-max-length')
+        if limit is None or arguments.get('x-overflow') != 'reject-publish':
+            return False
+        return db.execute(_COUNT, {'queue': queue}).fetchone()[0] >= int(limit)
+
+    def _store(self, queues, message, mandatory=False) -> None:
+        """Store `message` in each of `queues` (delay queues resolved to their destination), in one transaction.
+        Raises PublishRefused, after storing it in the others, when one of them is full; or when it is stored
+        nowhere and `mandatory`."""
+        now = time()
+        with self._transaction() as db:
+            stored, refused = 0, []
+            for queue in queues:
+                rows = db.execute('SELECT arguments FROM queues WHERE name = ?', (queue,)).fetchall()
+                if not rows:
+                    continue
+                arguments = loads(rows[0][0])
+                visible_at, targets, delivered = now, [queue], message
+                if 'x-message-ttl' in arguments and 'x-dead-letter-exchange' in arguments:
+                    exchange = arguments['x-dead-letter-exchange']
+                    info = message['properties']['delivery_info']
+                    routing_key = arguments.get('x-dead-letter-routing-key') or info['routing_key']
+                    targets = [routing_key] if exchange == '' else self._lookup(exchange, routing_key)
+                    visible_at += arguments['x-message-ttl'] / 1000
+                    # What RabbitMQ shows after dead-lettering: the dead-letter exchange and routing key.
+                    delivered = {**message, 'properties': {**message['properties'], 'delivery_info': {
+                        **info, 'exchange': exchange, 'routing_key': routing_key}}}
+                for target in targets:
+                    if self._is_full(db, target):
+                        refused.append(target)
+                    else:
+                        self._insert(db, [target], delivered, visible_at)
+                        stored += 1
+        if refused:
+            raise PublishRefused(f'reject-publish: queue(s) {", ".join(refused)} full')
+        if mandatory and not stored:
+            raise PublishRefused(f'NO_ROUTE: no queue {", ".join(queues) or "at all"}')
+
+    def basic_publish(self, message, exchange, routing_key, mandatory=False, **kwargs):
+        self._inplace_augment_message(message, exchange, routing_key)
+        queues = self._lookup(exchange, routing_key) if exchange else [routing_key]
+        if not queues and mandatory:
+            raise PublishRefused(f'NO_ROUTE: exchange {exchange!r} routes nothing with key {routing_key!r}')
+        self._store(queues, message, mandatory=mandatory)
+
+    def _put(self, queue, message, **kwargs):
+        self._store([queue], message)
 
     def _put_fanout(self, exchange, message, routing_key, **kwargs):
-        for queue in self._lookup(exchange, routing_key):
-            self._put(queue, message, **kwargs)
+        self._store(self._lookup(exchange, routing_key), message)
 
     def _size(self, queue):
         now = time()
@@ -260,6 +422,24 @@ class Channel(virtual.Channel):
         with self._transaction() as db:
             return db.execute('DELETE FROM messages WHERE queue = ?'
                               ' AND (lease_until IS NULL OR lease_until <= ?)', (queue, time())).rowcount
+
+    def renew_leases(self, force=False) -> int:
+        """Extend the leases of the messages this channel holds by a visibility timeout. Done at most every third
+        of the timeout unless `force`; returns how many leases were renewed."""
+        now = time()
+        if not force and now - self._renewed_at < float(self.visibility_timeout) / 3:
+            return 0
+        self._renewed_at = now
+        tags = self.qos.held_tags() if self._qos is not None else []
+        lease = now + float(self.visibility_timeout)
+        renewed = 0
+        for start in range(0, len(tags), 500):
+            chunk = tags[start:start + 500]
+            with self._lock:
+                renewed += self._connect().execute(
+                    f'UPDATE messages SET lease_until = ? WHERE delivery_tag IN ({", ".join("?" * len(chunk))})',
+                    (lease, *chunk)).rowcount
+        return renewed
 
     def basic_consume(self, queue, no_ack, *args, **kwargs):
         if no_ack:
@@ -285,7 +465,12 @@ class Channel(virtual.Channel):
 
     def _new_queue(self, queue, arguments=None, **kwargs):
         arguments = dict(arguments or {})
-        emulated = _DELAY_ARGUMENTS if {'x-message-ttl', 'x-dead-letter-exchange'} <= arguments.keys() else set()
+        if {'x-message-ttl', 'x-dead-letter-exchange'} <= arguments.keys():
+            emulated = set(_DELAY_ARGUMENTS)
+        else:
+            emulated = _DEAD_LETTER_ARGUMENTS | _LENGTH_ARGUMENTS
+            if 'x-max-length' in arguments and arguments.get('x-overflow') != 'reject-publish':
+                emulated -= {'x-max-length', 'x-overflow'}
         ignored = arguments.keys() - emulated - _HARMLESS_ARGUMENTS
         if ignored:
             log.warning('%s ignores arguments %s of queue %r', ALIAS, sorted(ignored), queue)
@@ -318,11 +503,14 @@ class Channel(virtual.Channel):
                 raise ChannelError(f'NOT_FOUND - no exchange {exchange!r} in {self._path}',
                                    (50, 10), 'Channel.exchange_declare', '404')
             return
-        self._execute('INSERT INTO exchanges (name, type, durable) VALUES (?, ?, ?)'
-                      ' ON CONFLICT (name) DO NOTHING', (exchange, type, bool(durable)))
-        declared = self._execute('SELECT type, durable FROM exchanges WHERE name = ?', (exchange,))[0]
-        if declared != (type, bool(durable)):
-            raise NotEquivalentError(NOT_EQUIVALENT_FMT.format(exchange, str(self._path)))
+        with self._transaction() as db:
+            db.execute('INSERT INTO exchanges (name, type, durable, arguments) VALUES (?, ?, ?, ?)'
+                       ' ON CONFLICT (name) DO NOTHING', (exchange, type, bool(durable), dumps(arguments or {})))
+            declared = db.execute('SELECT type, durable FROM exchanges WHERE name = ?', (exchange,)).fetchone()
+            if declared != (type, bool(durable)):
+                raise NotEquivalentError(NOT_EQUIVALENT_FMT.format(exchange, str(self._path)))
+            # Like queues, the latest arguments win (an alternate exchange added to an existing exchange).
+            db.execute('UPDATE exchanges SET arguments = ? WHERE name = ?', (dumps(arguments or {}), exchange))
 
     def exchange_delete(self, exchange, if_unused=False, nowait=False):
         with self._transaction() as db:
@@ -337,6 +525,24 @@ class Channel(virtual.Channel):
 
     def get_exchanges(self):
         return [name for name, in self._execute('SELECT name FROM exchanges')]
+
+    def _lookup(self, exchange, routing_key, default=None):
+        """The queues `exchange` routes `routing_key` to; through its alternate exchange(s) when none."""
+        if not exchange:
+            return [routing_key]
+        seen = set()
+        while exchange and exchange not in seen:
+            seen.add(exchange)
+            rows = self._execute('SELECT type, arguments FROM exchanges WHERE name = ?', (exchange,))
+            if not rows:
+                break
+            kind, arguments = rows[0]
+            queues = self.exchange_types[kind].lookup(self.get_table(exchange), exchange, routing_key, None)
+            if queues:
+                return list(dict.fromkeys(queues))
+            exchange = loads(arguments or '{}').get('alternate-exchange')
+        default = default or self.deadletter_queue
+        return [default] if default else []
 
     def list_bindings(self):
         return self._execute('SELECT queue, exchange, routing_key FROM bindings')
@@ -362,6 +568,11 @@ class Transport(virtual.Transport):
 
     def driver_version(self):
         return sqlite3.sqlite_version
+
+    def heartbeat_check(self, connection, rate=2):
+        # No broker to keep alive: what must not lapse while a consumer works are its messages' leases.
+        for channel in list(self.channels):
+            channel.renew_leases()
 
     @property
     def default_connection_params(self):

@@ -9,13 +9,14 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from services.bus import ERROR_HEADER, Bus, ServiceConsumer
+from services.bus import ERROR_HEADER, Bus, ServiceConsumer, each_event
 from services.db import UnitOfWork, kernel_tables, make_engine, make_session_factory
 from services.events import Event
 from services.inbox import handle_once
 from services.outbox import OUTBOX, OutboxRelay
 from services.settings import BaseSettings
 from services.inbox import Subscription
+from services.testing import eventually
 from services.worker import serve_events
 
 metadata = sa.MetaData()
@@ -45,7 +46,7 @@ def event(subject: str, type_: str = "agrement.granted") -> Event:
 
 
 def consume(bus: Bus, service: str, types: list[str], callback, seconds: float, delays=(100, 200)) -> ServiceConsumer:
-    consumer = ServiceConsumer(bus, service, types, callback, list(delays))
+    consumer = ServiceConsumer(bus, service, types, each_event(callback), list(delays))
     consumer.drain_for(seconds)
     return consumer
 
@@ -119,10 +120,12 @@ def test_a_poison_event_is_retried_then_dead_lettered_with_its_error_and_the_que
     with bus.connection() as conn:  # not even an event: straight to the dead letters, no retry
         conn.Producer(serializer="json").publish({"hello": "world"}, exchange=bus.exchange,
                                                   routing_key="agrement.granted", declare=[bus.exchange])
-    consume(bus, "fiche", ["agrement.granted"], handler, 3.0)
+    consumer = consume(bus, "fiche", ["agrement.granted"], handler, 3.0)
     assert handled == ["fine"]
-    assert len(attempts) == 3, "one try and two retries"
-    assert attempts[1] - attempts[0] >= 0.09 and attempts[2] - attempts[1] >= 0.19, "backoff grows"
+    # A batch that fails is replayed one event at a time, so the first delivery may call the handler twice.
+    assert consumer.retried == 2 and consumer.dead_lettered == 2, "one try and two retries; one not an event"
+    assert len(attempts) in (3, 4)
+    assert attempts[-2] - attempts[-3] >= 0.09 and attempts[-1] - attempts[-2] >= 0.19, "backoff grows"
     with bus.connection() as conn:
         dead = bus.dead_letter_queue("fiche")(conn.default_channel)
         letters = [dead.get(no_ack=True) for _ in range(2)]
@@ -216,7 +219,8 @@ def test_test_runs_queues_expire_once_unused_so_a_shared_broker_does_not_fill_up
     with bus.connection() as conn:  # there right after declaring
         bus.service_queue("fiche", ["agrement.granted"])(conn.channel()).queue_declare(passive=True)
     time.sleep(1.5)
-    for queue in (bus.service_queue("fiche", ["agrement.granted"]), bus.retry_queue("fiche", 1, 100),
-                  bus.dead_letter_queue("fiche")):
+    for queue in (bus.retry_queue("fiche", 100), bus.dead_letter_queue("fiche"), bus.unroutable_queue()):
         with bus.connection() as conn, pytest.raises(NotFound):
             queue(conn.channel()).queue_declare(passive=True)
+    # A quorum queue checks its expiry every few seconds only.
+    assert eventually(lambda: bus.waiting(bus.queue_name("fiche")) is None, timeout=15)
