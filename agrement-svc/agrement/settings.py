@@ -5,7 +5,7 @@ from services.settings import BaseSettings, load, setting
 
 @dataclass(frozen=True)
 class Settings(BaseSettings):
-    port: int = setting(8102)
+    port: int = setting(8102, help="port of `python -m <package> web` (production: gunicorn's bind)")
     import_batch_size: int = setting(500, help="rows applied per transaction during an import")
 
 

@@ -16,7 +16,8 @@ from services.events import Event
 from services.inbox import handle_once
 
 _SPECS = {"granted": AGREMENT_GRANTED, "modified": AGREMENT_MODIFIED, "withdrawn": AGREMENT_WITHDRAWN}
-T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
+# Recent: the kernel refuses events older than the inbox retention, which it can no longer tell from duplicates.
+T0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=1)
 BIRTH_DATE = "1979-05-17"
 HOME_ADDRESS = "12 rue des Lilas"
 

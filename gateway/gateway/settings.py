@@ -8,7 +8,7 @@ class Settings(BaseSettings):
     # The gateway keeps no database and publishes no events: unlike other services it must not require either.
     database_url: str = setting("")
     broker_url: str = setting("", shared=True, env="BROKER_URL")
-    port: int = setting(8000)
+    port: int = setting(8000, help="port of `python -m <package> web` (production: gunicorn's bind)")
     secret_key: str = setting("", secret=True, help="signs the browser session cookie; random per process locally")
     identity_url: str = setting("http://127.0.0.1:8101")
     agrement_url: str = setting("http://127.0.0.1:8102")

@@ -5,7 +5,7 @@ from services.settings import BaseSettings, load, setting
 
 @dataclass(frozen=True)
 class Settings(BaseSettings):
-    port: int = setting(8104)
+    port: int = setting(8104, help="port of `python -m <package> web` (production: gunicorn's bind)")
     departements: str = setting("", help="comma-separated départements to load communes for; empty: all France")
 
 

@@ -10,12 +10,13 @@ from notify.domain.messages import checked_sender
 from notify.handlers import make_handlers
 from notify.settings import Settings
 from services.bootstrap import ServiceContainer
+from services.settings import SettingsError
 from services.inbox import Handler
 
 
 @dataclass
 class Container(ServiceContainer):
-    transport: SmtpTransport | SinkTransport
+    transport: SmtpTransport | SinkTransport | None  # None: a process that sends no mail (migrate, web in production)
     sender: Address
 
     @property
@@ -25,9 +26,12 @@ class Container(ServiceContainer):
 
     def handlers(self) -> dict[str, Handler]:
         # The bus delivers an event once, then once more per retry delay, then dead-letters it.
+        if self.transport is None:
+            raise SettingsError("NOTIFY_MAIL_URL is empty: the notify worker needs a mail server (or a local sink)")
         return make_handlers(self.transport, self.sender, max_attempts=len(self.settings.retry_delays_ms) + 1)
 
 
 def bootstrap(settings: Settings) -> Container:
-    return Container(**ServiceContainer.parts(settings), transport=make_transport(settings),
+    return Container(**ServiceContainer.parts(settings),
+                     transport=make_transport(settings) if settings.mail_url else None,
                      sender=checked_sender(settings.mail_from))

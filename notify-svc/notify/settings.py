@@ -1,12 +1,12 @@
 from dataclasses import dataclass
 
-from services.settings import BaseSettings, SettingsError, load, setting
+from services.settings import BaseSettings, SettingsError, current_command, load, setting
 
 
 @dataclass(frozen=True)
 class Settings(BaseSettings):
-    port: int = setting(8105)
-    mail_url: str = setting("", secret=True,
+    port: int = setting(8105, help="port of `python -m <package> web` (production: gunicorn's bind)")
+    mail_url: str = setting("", secret=True, needed_by=("worker",),
                             help="smtp://user:pass@host:port[?starttls=1] in production; sink:///abs/dir locally")
     mail_from: str = setting("Portail assmat – PMI <ne-pas-repondre@assmat.local>",
                              help="the From header of every mail")
@@ -19,7 +19,9 @@ def load_settings(environ=None, **overrides) -> Settings:
     from notify.domain.messages import checked_sender
 
     settings = load(Settings, "notify", environ, **overrides)
-    make_transport(settings)
+    # Only the worker sends mail: `migrate` or the web process of a production deployment may run without it.
+    if settings.mail_url or current_command() in (None, "worker"):
+        make_transport(settings)
     try:
         checked_sender(settings.mail_from)
     except ValueError as error:

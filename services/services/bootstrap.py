@@ -34,4 +34,6 @@ class ServiceContainer:
         return cls(**cls.parts(settings))
 
     def readiness(self) -> dict[str, Callable[[], None]]:
-        return {"database": lambda: check_database(self.engine), "broker": self.bus.check}
+        """What the web process needs to answer: its database. (It never talks to the broker: what it records goes
+        out through the outbox, relayed by the worker, whose state services.manifest adds to /readyz.)"""
+        return {"database": lambda: check_database(self.engine)}

@@ -21,26 +21,18 @@ from pathlib import Path
 import requests
 
 
-@dataclass(frozen=True)
-class ServiceProcessSpec:
-    folder: str      # the service's folder in the repository
-    package: str     # its Python package, also its settings prefix and queue name
-    has_worker: bool = True
+def portal_services() -> list:
+    """Every installed service's manifest, in start order: the services behind the gateway by their default port
+    (identity first), then the gateway. Read from the manifests, so a new service needs no edit here."""
+    from services.manifest import discover
 
-
-SERVICES = (
-    ServiceProcessSpec("identity", "identity"),
-    ServiceProcessSpec("agrement-svc", "agrement"),
-    ServiceProcessSpec("fiche-svc", "fiche"),
-    ServiceProcessSpec("geo-svc", "geo"),
-    ServiceProcessSpec("notify-svc", "notify"),
-    ServiceProcessSpec("gateway", "gateway", has_worker=False),
-)
+    manifests = discover().values()
+    return sorted(manifests, key=lambda m: (not m.has_worker and m.migrations is None, m.default_port))
 
 
 def default_ports(gateway_port: int = 8000, first_service_port: int = 8101) -> dict[str, int]:
     """The gateway's port, and the services' on consecutive ports (identity first)."""
-    services = [spec.package for spec in SERVICES if spec.package != "gateway"]
+    services = [manifest.name for manifest in portal_services() if manifest.name != "gateway"]
     return {"gateway": gateway_port, **{package: first_service_port + index for index, package in enumerate(services)}}
 
 
@@ -66,11 +58,13 @@ def embedded_environment(data_dir: Path, ports: dict[str, int] | None = None,
         "GATEWAY_SECRET_KEY": secret_file.read_text().strip(),
         "PYTHONUNBUFFERED": "1",
     })
-    for spec in SERVICES:
-        prefix = spec.package.upper()
-        env[f"{prefix}_DATABASE_URL"] = f"sqlite:///{data_dir / (spec.package + '.sqlite3')}"
-        env[f"{prefix}_PORT"] = str(ports[spec.package])
-        env[f"GATEWAY_{prefix}_URL"] = f"http://127.0.0.1:{ports[spec.package]}"
+    for manifest in portal_services():
+        prefix = manifest.name.upper()
+        env[f"{prefix}_PORT"] = str(ports[manifest.name])
+        if manifest.migrations is not None:
+            env[f"{prefix}_DATABASE_URL"] = f"sqlite:///{data_dir / (manifest.name + '.sqlite3')}"
+        if manifest.name != "gateway":
+            env[f"GATEWAY_{prefix}_URL"] = f"http://127.0.0.1:{ports[manifest.name]}"
     return env
 
 
@@ -121,19 +115,18 @@ class ProcessGroup:
 
 
 def migrate_all(env: dict[str, str]) -> None:
-    for spec in SERVICES:
-        if spec.package == "gateway":
-            continue
-        subprocess.run([sys.executable, "-m", spec.package, "migrate"], env=env, check=True)
+    for manifest in portal_services():
+        if manifest.migrations is not None or manifest.has_worker:
+            subprocess.run([sys.executable, "-m", manifest.name, "migrate"], env=env, check=True)
 
 
 def start_all(group: ProcessGroup, env: dict[str, str], host: str = "127.0.0.1") -> None:
-    for spec in SERVICES:
-        port = env[f"{spec.package.upper()}_PORT"]
-        group.start(f"{spec.package}-web", [sys.executable, "-m", spec.package, "web", "--host",
-                                            "127.0.0.1" if spec.package != "gateway" else host, "--port", port])
-        if spec.has_worker:
-            group.start(f"{spec.package}-worker", [sys.executable, "-m", spec.package, "worker"])
+    for manifest in portal_services():
+        port = env[f"{manifest.name.upper()}_PORT"]
+        group.start(f"{manifest.name}-web", [sys.executable, "-m", manifest.name, "web", "--host",
+                                             "127.0.0.1" if manifest.name != "gateway" else host, "--port", port])
+        if manifest.has_worker:
+            group.start(f"{manifest.name}-worker", [sys.executable, "-m", manifest.name, "worker"])
 
 
 # What a service's /readyz names its checks, for people: (name, feminine).
@@ -241,7 +234,8 @@ def wait_ready(env: dict[str, str], timeout: float = 300.0, *, stall: float = 60
     say = say or (lambda line: print(line, flush=True))
     if activity is None and group is not None:
         activity = ChildActivity(group, clock=clock)
-    urls = {spec.package: f"http://127.0.0.1:{env[spec.package.upper() + '_PORT']}/readyz" for spec in SERVICES}
+    urls = {manifest.name: f"http://127.0.0.1:{env[manifest.name.upper() + '_PORT']}/readyz"
+            for manifest in portal_services()}
     answers: dict[str, Readiness] = {package: Readiness(False, "pas encore interrogé", "") for package in urls}
     pending = set(urls)
     started = last_progress = clock()
@@ -350,16 +344,21 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _uses_embedded_portal() -> bool:
+    """A one-off command works on the embedded portal (./var) only in a local run that names no database: with
+    ASSMAT_ENV=production and no AGREMENT_DATABASE_URL, it must refuse (the service says which variable is
+    missing), never import into a SQLite file nobody reads."""
+    return os.environ.get("ASSMAT_ENV", "local") == "local" and not os.environ.get("AGREMENT_DATABASE_URL")
+
+
 def _service_env(args) -> dict[str, str]:
-    """The environment a one-off command runs in: the caller's own if it names a database, else embedded."""
-    if os.environ.get("AGREMENT_DATABASE_URL"):
-        return dict(os.environ)
-    return embedded_environment(Path(args.data_dir))
+    """The environment a one-off command runs in: the embedded portal's, or the caller's own."""
+    return embedded_environment(Path(args.data_dir)) if _uses_embedded_portal() else dict(os.environ)
 
 
 def cmd_import(args) -> int:
     env = _service_env(args)
-    if not os.environ.get("AGREMENT_DATABASE_URL"):
+    if _uses_embedded_portal():
         subprocess.run([sys.executable, "-m", "agrement", "migrate"], env=env, check=True)
     argv = [sys.executable, "-m", "agrement", "import", args.file] + (["--quiet"] if args.quiet else [])
     return subprocess.run(argv, env=env).returncode
@@ -368,6 +367,13 @@ def cmd_import(args) -> int:
 def cmd_demo_extract(args) -> int:
     argv = [sys.executable, "-m", "agrement", "demo-extract", "--count", str(args.count), "--out", args.out]
     return subprocess.run(argv, env=_service_env(args)).returncode
+
+
+def cmd_settings(args) -> int:
+    """Print every setting each process reads (deploy/SETTINGS.md is this output)."""
+    from services.settings_doc import render
+    sys.stdout.write(render(portal_services()))
+    return 0
 
 
 def cmd_bench(args) -> int:
@@ -400,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("what", choices=["bus", "import", "search", "sqlite", "all"], nargs="?", default="all")
     bench.add_argument("--size", type=int, default=0, help="taille (0 : valeur par défaut de chaque mesure)")
     bench.set_defaults(func=cmd_bench)
+    settings = sub.add_parser("settings", help="liste les réglages (variables d'environnement) de chaque processus")
+    settings.set_defaults(func=cmd_settings)
     args = parser.parse_args(argv)
     return args.func(args)
 

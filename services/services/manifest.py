@@ -98,6 +98,11 @@ def consumers(manifests: Iterable[ServiceManifest]) -> dict[str, list[str]]:
     return {m.name: m.consumed_types for m in manifests if m.consumed_types}
 
 
+def worker_max_age(settings: BaseSettings) -> float:
+    """How old a worker's last beat may be before it counts as gone: several beats, so one slow beat is no alarm."""
+    return max(10.0, 4 * settings.worker_status_seconds)
+
+
 def create_app(manifest: ServiceManifest, settings: BaseSettings | None = None, container=None):
     """The service's Flask app: its container, the kernel's plumbing (errors, correlation ids, probes), its routes.
     Tests may hand in a `container` they prepared."""
@@ -105,7 +110,16 @@ def create_app(manifest: ServiceManifest, settings: BaseSettings | None = None, 
 
     if container is None:
         container = manifest.container(settings or manifest.load_settings())
-    readiness = manifest.readiness(container) if manifest.readiness else None
+    if manifest.readiness is not None:
+        readiness = dict(manifest.readiness(container))
+    else:
+        readiness = dict(container.readiness())
+        if manifest.has_worker:
+            from services.health import worker_check
+            # The worker consumes and relays; a web process whose worker is dead, paused or cut from the broker
+            # answers requests whose effects go nowhere: say so (services/BACKBONE.md, worker status).
+            readiness["worker"] = worker_check(container.session_factory, manifest.name,
+                                               worker_max_age(container.settings))
     app = create_service_app(manifest.name, manifest.folder, container, manifest.blueprints(), readiness=readiness)
     if manifest.init_app is not None:
         manifest.init_app(app, container)

@@ -99,10 +99,11 @@ def health(manifest, settings: BaseSettings) -> int:
     """A container's healthcheck for the worker: 0 when a worker of this service beat lately and works."""
     from services.bootstrap import ServiceContainer
     from services.health import worker_check
+    from services.manifest import worker_max_age
 
     container = ServiceContainer.from_settings(settings)
     try:
-        worker_check(container.session_factory, manifest.name)()
+        worker_check(container.session_factory, manifest.name, worker_max_age(settings))()
     except Exception as error:  # the probe's answer, printed for the operator
         print(f"{manifest.name}: worker not ready: {error}", file=sys.stderr)
         return 1

@@ -45,6 +45,11 @@ def for_command(command: str | None):
         _command.reset(token)
 
 
+def current_command() -> str | None:
+    """The command whose settings are being loaded (None: a library call, which gets everything checked)."""
+    return _command.get()
+
+
 def required_by(field: dataclasses.Field, command: str | None) -> bool:
     needed_by = field.metadata.get("needed_by")
     return command is None or needed_by is None or command in needed_by
@@ -60,17 +65,18 @@ class BaseSettings:
                                  help="prefix of the exchange and queue names; lets test runs share a broker")
     database_url: str = setting("", secret=True, help="postgresql://user:password@host:5432/db; sqlite:////abs/file "
                                                       "locally")
-    log_level: str = setting("INFO", shared=True, env="LOG_LEVEL")
+    log_level: str = setting("INFO", shared=True, env="LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR")
     log_format: str = setting("json", shared=True, env="LOG_FORMAT", help="json | text")
     identity_jwks_url: str = setting("http://127.0.0.1:8101/.well-known/jwks.json", shared=True,
-                                     env="IDENTITY_JWKS_URL")
-    token_issuer: str = setting("assmat-identity", shared=True, env="TOKEN_ISSUER")
-    token_audience: str = setting("assmat-portal", shared=True, env="TOKEN_AUDIENCE")
+                                     env="IDENTITY_JWKS_URL", help="where services fetch identity's public keys")
+    token_issuer: str = setting("assmat-identity", shared=True, env="TOKEN_ISSUER", help="`iss` of the tokens identity signs")
+    token_audience: str = setting("assmat-portal", shared=True, env="TOKEN_AUDIENCE", help="`aud` of the tokens identity signs")
     jwks_refresh_seconds: float = setting(300, shared=True, env="JWKS_REFRESH_SECONDS",
                                           help="identity's JWKS is fetched again once this old, so a removed key is "
                                                "refused within it; while identity fails the last good set is kept 3 "
                                                "intervals more, then every token is refused")
-    outbox_poll_seconds: float = setting(0.2, shared=True, env="OUTBOX_POLL_SECONDS")
+    outbox_poll_seconds: float = setting(0.2, shared=True, env="OUTBOX_POLL_SECONDS",
+                                         help="how often an idle outbox relay looks for new events")
     outbox_retention_hours: float = setting(168, shared=True, env="OUTBOX_RETENTION_HOURS",
                                             help="sent events are deleted after this long (they carry personal data)")
     inbox_retention_hours: float = setting(720, shared=True, env="INBOX_RETENTION_HOURS",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from services.cli import SERVICES, ProcessGroup, embedded_environment, migrate_all, start_all, wait_ready
+from services.cli import ProcessGroup, portal_services, embedded_environment, migrate_all, start_all, wait_ready
 
 
 def free_port() -> int:
@@ -48,7 +48,8 @@ class RunningPortal:
 
 
 def start_portal(real_servers, data_dir: Path) -> RunningPortal:
-    ports = {spec.package: free_port() for spec in SERVICES}
+    manifests = portal_services()
+    ports = {manifest.name: free_port() for manifest in manifests}
     env = embedded_environment(data_dir, ports=ports)
     env.update({
         "ASSMAT_ENV": "test",
@@ -58,14 +59,14 @@ def start_portal(real_servers, data_dir: Path) -> RunningPortal:
         "GEO_DEPARTEMENTS": "28",
         "CONSUMER_RETRY_DELAYS_MS": "200,500,1000",
     })
-    for spec in SERVICES:
-        if spec.package != "gateway":
-            env[f"{spec.package.upper()}_DATABASE_URL"] = real_servers.database(spec.package)
+    for manifest in manifests:
+        if manifest.migrations is not None:
+            env[f"{manifest.name.upper()}_DATABASE_URL"] = real_servers.database(manifest.name)
     migrate_all(env)
     group = ProcessGroup(env, log_dir=data_dir / "logs")
     try:
         start_all(group, env)
-        wait_ready(env, timeout=90)
+        wait_ready(env, timeout=90, group=group)
     except Exception:
         group.stop_all()
         raise

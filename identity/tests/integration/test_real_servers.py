@@ -9,12 +9,13 @@ from alembic.migration import MigrationContext
 from identity import create_app
 from identity.adapters.orm import metadata
 from identity.handlers import HANDLERS
+from identity.service import MANIFEST
 from identity.settings import Settings
-from services.bus import Bus, ServiceConsumer, each_event
+from services.bus import Bus, ServiceConsumer
 from services.catalogue.identity import ACCOUNT_ACTIVATED, EMAIL_CONFIRMATION_REQUESTED
 from services.db import upgrade
 from services.outbox import OutboxRelay
-from services.worker import dispatcher
+from services.inbox import handle_batch
 
 IDENTITY_EVENTS = [EMAIL_CONFIRMATION_REQUESTED.type, ACCOUNT_ACTIVATED.type]
 RETRY_DELAYS_MS = [200]
@@ -55,8 +56,11 @@ def test_activation_on_postgresql_and_rabbitmq(real_servers, bus, make_agrement_
     agrement = make_agrement_event("123456")
     bus.publish(agrement)
     bus.publish(agrement)
-    identity_consumer = ServiceConsumer(bus, "identity", HANDLERS,
-                                        each_event(dispatcher(container.session_factory, HANDLERS)), RETRY_DELAYS_MS)
+    subscriptions = MANIFEST.subscriptions(container)
+    identity_consumer = ServiceConsumer(
+        bus, "identity", HANDLERS,
+        lambda events: handle_batch(container.session_factory, subscriptions, events, retention=None),
+        RETRY_DELAYS_MS)
     drain_until(identity_consumer, lambda: identity_consumer.handled == 2)
 
     client = app.test_client()

@@ -155,6 +155,13 @@ def test_a_local_run_that_mails_through_smtp_has_no_sink(local_environ, method, 
     assert getattr(create_app(settings).test_client(), method)(path).status_code == 404
 
 
-def test_health_and_readiness(client):
+def test_health_and_readiness(app, client, local_settings):
+    from services.db import upgrade
+    from services.health import WorkerStatus
+    upgrade(local_settings.database_url, "notify:migrations")
     assert client.get("/healthz").get_json() == {"status": "ok", "service": "notify-svc"}
+    # No worker has said it is alive: the web process may answer, but what it records would go nowhere.
+    not_ready = client.get("/readyz")
+    assert not_ready.status_code == 503 and not_ready.get_json()["checks"]["database"] == "ok"
+    WorkerStatus(app.extensions["notify"].session_factory, "notify").beat("consuming", None, "ok", None)
     assert client.get("/readyz").status_code == 200

@@ -13,10 +13,10 @@ import pytest
 import requests
 import responses
 
-from services.cli import (SERVICES, ChildActivity, ProcessGroup, Readiness, StartupFailed, default_ports,
+from services.cli import (ChildActivity, ProcessGroup, Readiness, StartupFailed, default_ports, portal_services,
                           describe_checks, probe_readiness, wait_ready)
 
-PACKAGES = [spec.package for spec in SERVICES]
+PACKAGES = [manifest.name for manifest in portal_services()]
 ENV = {f"{package.upper()}_PORT": str(port) for package, port in default_ports(18000, 18101).items()}
 PORTS = {f"http://127.0.0.1:{port}/readyz": package for package, port in default_ports(18000, 18101).items()}
 
