@@ -20,6 +20,10 @@ class EventSpec:
     producer: str
     required: tuple[str, ...]
     description: str = ""
+    # The services whose manifests consume this event. The producer's `migrate` declares their queues and bindings
+    # too, so an event is never published before its consumers' queue exists, whatever order the services start
+    # in; a test checks this list against the manifests.
+    consumers: tuple[str, ...] = ()
 
     def build(self, subject: str, data: dict[str, Any]) -> Event:
         self.check(data)
@@ -32,6 +36,10 @@ class EventSpec:
 
     def matches(self, event: Event) -> bool:
         return event.type == self.type and event.version == self.version
+
+
+def spec_of(event_type: str) -> EventSpec | None:
+    return next((spec for spec in all_specs() if spec.type == event_type), None)
 
 
 def all_specs() -> list[EventSpec]:

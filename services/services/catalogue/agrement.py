@@ -10,10 +10,13 @@ _AGREMENT_FIELDS = (
 
 AGREMENT_GRANTED = EventSpec(
     "agrement.granted", 1, "agrement-svc", _AGREMENT_FIELDS,
-    "A PMI number seen for the first time in an extract. Carries the birth date: only identity may keep it.")
+    "A PMI number seen for the first time in an extract. Carries the birth date: only identity may keep it.",
+    consumers=("fiche", "geo", "identity"))
 AGREMENT_MODIFIED = EventSpec(
     "agrement.modified", 1, "agrement-svc", _AGREMENT_FIELDS + ("changed_fields",),
-    "A known agrément whose business fields changed (status changes included); the whole new state is sent.")
+    "A known agrément whose business fields changed (status changes included); the whole new state is sent.",
+    consumers=("fiche", "geo", "identity"))
 AGREMENT_WITHDRAWN = EventSpec(
     "agrement.withdrawn", 1, "agrement-svc", _AGREMENT_FIELDS,
-    "The agrément ended (withdrawn or suspended status): publication stops.")
+    "The agrément ended (withdrawn or suspended status): publication stops.",
+    consumers=("fiche", "identity"))
