@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from agrement.bootstrap import bootstrap
-from agrement.commands import bench_command, demo_extract_command, import_command
+from agrement.extract.cli import bench_command, demo_extract_command, import_command
 from agrement.settings import Settings, load_settings
 from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN
 from services.manifest import ServiceManifest
 
 
 def _blueprints():
-    from agrement.web import bp
-    return [bp]
+    from agrement.my_agrement.routes import bp as my_agrement
+    return [my_agrement]
 
 
 MANIFEST = ServiceManifest(

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from geo.bootstrap import bootstrap
-from geo.handlers import locate_place_of_practice
-from geo.reference import load_reference_command, load_reference_for
+from geo.communes.cli import load_reference_command
+from geo.communes.commands import load_reference_for
+from geo.places.consumers import locate_place_of_practice
 from geo.settings import Settings, load_settings
 from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED
 from services.catalogue.geo import PLACE_LOCATED, PLACE_NEEDS_REVIEW
@@ -11,8 +12,9 @@ from services.manifest import ServiceManifest
 
 
 def _blueprints():
-    from geo.web import bp
-    return [bp]
+    from geo.communes.routes import bp as communes
+    from geo.places.routes import bp as places
+    return [communes, places]
 
 
 MANIFEST = ServiceManifest(

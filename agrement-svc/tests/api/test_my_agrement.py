@@ -6,8 +6,8 @@ import responses
 
 from agrement import create_app
 from agrement.bootstrap import bootstrap
-from agrement.demo import generate_demo_extract
-from agrement.importer import import_extract
+from agrement.extract.commands import import_extract
+from agrement.extract.domain.demo import generate_demo_extract
 from agrement.adapters.orm import metadata
 from agrement.settings import Settings
 from services.auth import generate_signing_key, issue_token, public_jwks

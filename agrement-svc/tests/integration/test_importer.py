@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from agrement.adapters.orm import agrements, import_runs, metadata
-from agrement.demo import generate_demo_extract
-from agrement.importer import import_extract
+from agrement.extract.commands import import_extract
+from agrement.extract.domain.demo import generate_demo_extract
 from services.db import make_engine, make_session_factory
 from services.outbox import OUTBOX
 

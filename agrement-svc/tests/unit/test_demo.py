@@ -4,10 +4,10 @@ from datetime import date
 
 import pytest
 
-from agrement.demo import (
+from agrement.extract.domain.demo import (
     DEMO_ASSMAT, DEMO_BIRTH_DATE, DEMO_CIRCONSCRIPTIONS, DEMO_PMI_NUMBER, demo_circonscription,
     generate_demo_extract, generate_demo_records)
-from agrement.domain.extract import HEADER, AgrementStatus, PlaceType, parse_extract
+from agrement.extract.domain.format import HEADER, AgrementStatus, PlaceType, parse_extract
 from services.communes import get_commune, load_communes
 
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from agrement.domain.extract import (
+from agrement.extract.domain.format import (
     COLUMNS, HEADER, AgrementStatus, ExtractFormatError, ExtractHeaderError, PlaceType, Rejection,
     decode_extract, format_extract, iter_extract, parse_extract, record_fingerprint, record_from_dict,
     record_to_dict)

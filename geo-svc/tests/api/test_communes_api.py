@@ -3,7 +3,7 @@ import pytest
 from geo import create_app
 from geo.adapters.orm import metadata
 from geo.bootstrap import bootstrap
-from geo.reference import load_reference
+from geo.communes.commands import load_reference
 from geo.settings import Settings
 
 

@@ -1,4 +1,4 @@
-from geo.domain.locate import Address, address_changed, locate_in_commune
+from geo.places.domain import Address, address_changed, locate_in_commune
 
 
 def test_a_commune_point_is_a_low_confidence_municipality_location():

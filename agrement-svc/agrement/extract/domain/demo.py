@@ -17,7 +17,7 @@ import random
 import unicodedata
 from datetime import date, timedelta
 
-from agrement.domain.extract import (
+from agrement.extract.domain.format import (
     REFORM_2021, AgrementRecord, AgrementStatus, PlaceType, format_extract)
 from services.communes import Commune, load_communes
 

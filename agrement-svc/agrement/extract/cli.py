@@ -1,4 +1,4 @@
-"""Command-line entry points of agrement-svc: `import` an extract, write a `demo-extract`."""
+"""agrement-svc's command line: `import` an extract, write a `demo-extract`, time an import (`bench`)."""
 from __future__ import annotations
 
 import argparse
@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from agrement.bootstrap import bootstrap
-from agrement.domain.extract import ExtractFormatError
-from agrement.importer import import_extract
+from agrement.extract.commands import import_extract
+from agrement.extract.domain.format import ExtractFormatError
 from agrement.settings import Settings
 
 EXIT_REJECTED_ROWS = 1
@@ -54,7 +54,7 @@ def import_command(settings: Settings, argv: list[str]) -> int:
 
 
 def demo_extract_command(_settings: Settings, argv: list[str]) -> int:
-    from agrement.demo import generate_demo_extract
+    from agrement.extract.domain.demo import generate_demo_extract
     parser = argparse.ArgumentParser(prog="python -m agrement demo-extract")
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--seed", type=int, default=28)
@@ -73,7 +73,7 @@ def bench_command(_settings: Settings, argv: list[str]) -> int:
     import tempfile
     import time
 
-    from agrement.demo import generate_demo_extract
+    from agrement.extract.domain.demo import generate_demo_extract
     from services.communes import load_communes
     from services.db import make_engine, make_session_factory, upgrade
 

@@ -1,4 +1,4 @@
-"""geo-svc's handlers on a SQLite database: agrément events in, place events out (through the outbox)."""
+"""The places consumer on a SQLite database: agrément events in, place events out (through the outbox)."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from geo.adapters.orm import metadata, places
-from geo.handlers import locate_place_of_practice
-from geo.reference import load_reference
+from geo.communes.commands import load_reference
+from geo.places.consumers import locate_place_of_practice
 from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED
 from services.db import make_engine, make_session_factory
 from services.inbox import handle_once

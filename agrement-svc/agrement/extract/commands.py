@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from agrement.adapters.orm import agrements, import_runs
-from agrement.domain.extract import (AgrementRecord, AgrementStatus, Rejection, iter_extract, record_fingerprint,
-                                     record_to_dict)
+from agrement.extract.domain.format import (AgrementRecord, AgrementStatus, Rejection, iter_extract,
+                                            record_fingerprint, record_to_dict)
 from services.catalogue import EventSpec
 from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN
 from services.db import UnitOfWork

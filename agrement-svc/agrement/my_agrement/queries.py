@@ -1,15 +1,11 @@
-"""agrement-svc's HTTP API."""
+"""Read side: the agrément as its assmat sees it."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, g, jsonify
+from sqlalchemy.orm import Session
 
 from agrement.adapters.orm import agrements
-from services.auth import require_token
 from services.communes import get_commune
-from services.web import ApiError
-
-bp = Blueprint("agrement", __name__, url_prefix="/api")
 
 # What the assmat sees of her own agrément (the birth date is hers, but it is not shown back: no need).
 _OWN_FIELDS = ("pmi_number", "civility", "first_name", "last_name", "birth_name", "email", "phone", "address_line",
@@ -18,25 +14,15 @@ _OWN_FIELDS = ("pmi_number", "civility", "first_name", "last_name", "birth_name"
                "mam_id", "mam_name")
 
 
-def _container():
-    return current_app.extensions["agrement"]
-
-
-@bp.get("/agrements/me")
-@require_token(lambda: _container().verifier, roles=("assmat",))
-def my_agrement():
-    pmi_number = g.principal.claims.get("pmi_number")
-    if not pmi_number:
-        raise ApiError(403, "no_pmi_number", "Ce compte n'est rattaché à aucun agrément.")
-    with _container().session_factory() as session:
-        row = session.execute(sa.select(agrements).where(agrements.c.pmi_number == str(pmi_number))) \
-            .mappings().first()
+def own_agrement(session: Session, pmi_number: str) -> dict | None:
+    """The agrément of that PMI number as JSON-ready fields, with its commune's name; None when unknown."""
+    row = session.execute(sa.select(agrements).where(agrements.c.pmi_number == pmi_number)).mappings().first()
     if row is None:
-        raise ApiError(404, "agrement_not_found", "Aucun agrément connu pour ce numéro de dossier.")
+        return None
     body = {name: row[name] for name in _OWN_FIELDS}
     for name in ("validity_start", "validity_end"):
         body[name] = row[name].isoformat()
     body["capacity_note"] = (row["record"] or {}).get("capacity_note")
     commune = get_commune(row["commune_insee"])
     body["commune_name"] = commune.name if commune else None
-    return jsonify(body)
+    return body

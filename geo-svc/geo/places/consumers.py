@@ -1,4 +1,4 @@
-"""What geo-svc does with the events it consumes."""
+"""Where each place of practice is, kept from the agrément events geo-svc consumes."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,13 +7,12 @@ import logging
 import sqlalchemy as sa
 
 from geo.adapters.orm import communes, places
-from geo.domain.locate import Address, address_changed, locate_in_commune
-from services.catalogue import agrement as agrement_events
+from geo.places.domain import Address, address_changed, locate_in_commune
 from services.catalogue.geo import PLACE_LOCATED, PLACE_NEEDS_REVIEW
 from services.db import UnitOfWork
 from services.events import Event
 
-log = logging.getLogger("geo.handlers")
+log = logging.getLogger("geo.places")
 
 
 def locate_place_of_practice(uow: UnitOfWork, event: Event) -> None:
@@ -49,9 +48,3 @@ def locate_place_of_practice(uow: UnitOfWork, event: Event) -> None:
         "place_id": place_id, "commune_insee": address.commune_insee, "commune_name": commune["name"],
         "postcode": address.postcode, "latitude": location.latitude, "longitude": location.longitude,
         "precision": location.precision, "score": location.score}))
-
-
-HANDLERS = {
-    agrement_events.AGREMENT_GRANTED.type: locate_place_of_practice,
-    agrement_events.AGREMENT_MODIFIED.type: locate_place_of_practice,
-}

@@ -10,7 +10,7 @@ from geo.adapters.orm import communes
 from services.text import commune_key
 from services.communes import load_communes
 
-log = logging.getLogger("geo.reference")
+log = logging.getLogger("geo.communes")
 
 
 def load_reference(session_factory: sessionmaker, departements: list[str] | None = None) -> int:
@@ -39,10 +39,3 @@ def load_reference_for(container) -> None:
     added = load_reference(container.session_factory, departements(container.settings))
     if added:
         log.info("communes reference loaded", extra={"communes": added})
-
-
-def load_reference_command(settings, _argv) -> int:
-    """`python -m geo load-communes`."""
-    from geo.bootstrap import bootstrap
-    print(f"{load_reference(bootstrap(settings).session_factory, departements(settings))} communes ajoutées")
-    return 0

@@ -1,0 +1,1 @@
+"""The assmat's own agrément, read only: what she may see of it (`queries`) and `GET /api/agrements/me` (`routes`)."""
