@@ -5,7 +5,7 @@ from flask import jsonify
 
 from identity.accounts.domain.credentials import (
     check_password_policy, hash_password, normalize_email, parse_birth_date, parse_pmi_number)
-from identity import handlers as commands
+from identity.activation import commands
 from identity.activation.domain import read_ticket
 from identity.web import blueprint, current_container, unit_of_work
 from services.web import json_body
