@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from identity.bootstrap import bootstrap
-from identity.handlers import project_agrement_holder
+from identity.holders.consumers import project_agrement_holder
 from identity.settings import Settings, load_settings
 from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN
 from services.catalogue.identity import ACCOUNT_ACTIVATED, EMAIL_CONFIRMATION_REQUESTED
@@ -10,8 +10,11 @@ from services.manifest import ServiceManifest
 
 
 def _blueprints():
-    from identity.web import bp
-    return [bp]
+    # One per capability: a new capability adds its folder and a line here.
+    from identity.activation.routes import bp as activation
+    from identity.keys.routes import bp as keys
+    from identity.sessions.routes import bp as sessions
+    return [keys, activation, sessions]
 
 
 MANIFEST = ServiceManifest(

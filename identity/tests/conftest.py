@@ -11,8 +11,8 @@ from argon2 import PasswordHasher
 
 from identity import create_app
 from identity.adapters.orm import metadata
-from identity.domain import credentials
-from identity.handlers import project_agrement_holder
+from identity.accounts.domain import credentials
+from identity.holders.consumers import project_agrement_holder
 from identity.settings import Settings
 from services.catalogue import agrement as agrement_events
 from services.db import kernel_tables

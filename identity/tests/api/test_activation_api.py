@@ -272,6 +272,6 @@ def test_resend_needs_a_valid_ticket(client):
 
 
 def test_every_refusal_has_a_status():
-    from identity.domain.refusals import MESSAGES
+    from identity.accounts.domain.refusals import MESSAGES
     from identity.web import _STATUS
     assert set(_STATUS) == set(MESSAGES)

@@ -8,7 +8,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from identity.adapters.orm import accounts, signing_keys
-from identity.domain import credentials
+from identity.accounts.domain import credentials
 from services.auth import generate_signing_key, issue_token
 from services.catalogue import agrement as agrement_events
 

@@ -5,8 +5,8 @@ import pytest
 import sqlalchemy as sa
 
 from identity.adapters.orm import accounts, agrement_holders, metadata
-from identity.domain.refusals import Refusal
-from identity.handlers import HANDLERS, project_agrement_holder
+from identity.accounts.domain.refusals import Refusal
+from identity.holders.consumers import HANDLERS, project_agrement_holder
 from services.catalogue import agrement as agrement_events
 from services.db import make_engine, make_session_factory
 from services.inbox import handle_once

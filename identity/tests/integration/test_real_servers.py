@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 
 from identity import create_app
 from identity.adapters.orm import metadata
-from identity.handlers import HANDLERS
+from identity.holders.consumers import HANDLERS
 from identity.service import MANIFEST
 from identity.settings import Settings
 from services.bus import Bus, ServiceConsumer

@@ -2,9 +2,11 @@ import datetime as dt
 
 import pytest
 
-from identity.domain.activation import (
-    ACTIVE, PENDING_EMAIL, TICKET_LIFETIME, Holder, check_confirmation_link, issue_ticket, may_activate, read_ticket)
-from identity.domain.refusals import Refusal
+from identity.accounts.domain import ACTIVE, PENDING_EMAIL
+from identity.accounts.domain.refusals import Refusal
+from identity.activation.domain import (
+    TICKET_LIFETIME, check_confirmation_link, issue_ticket, may_activate, read_ticket)
+from identity.holders.domain import Holder
 from services.auth import generate_signing_key, issue_token
 
 BIRTH = dt.date(1980, 5, 17)

@@ -2,11 +2,11 @@ import hashlib
 
 import pytest
 
-from identity.domain import credentials
-from identity.domain.credentials import (
+from identity.accounts.domain import credentials
+from identity.accounts.domain.credentials import (
     check_password_policy, hash_password, hash_secret, mask_email, new_secret, normalize_email, parse_birth_date,
     parse_pmi_number, verify_password)
-from identity.domain.refusals import Refusal
+from identity.accounts.domain.refusals import Refusal
 
 
 @pytest.mark.parametrize("typed, number", [("123456", "123456"), (" 123456 ", "123456"), ("12 34 56", "123456"),

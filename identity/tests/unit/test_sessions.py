@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from identity.domain.sessions import RefreshState, refresh_state
+from identity.sessions.domain import RefreshState, refresh_state
 
 NOW = dt.datetime(2024, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
 LATER = NOW + dt.timedelta(hours=12)

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from dataclasses import dataclass
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
-from identity.domain.refusals import Refusal
+from identity.accounts.domain import ACTIVE
+from identity.accounts.domain.refusals import Refusal
+from identity.holders.domain import Holder
 
 # A suspended, withdrawn or expired agrément cannot open an account; a temporary stop keeps the agrément.
 ELIGIBLE_AGREMENT_STATUSES = frozenset({"active", "temporary_stop"})
-PENDING_EMAIL, ACTIVE = "pending_email", "active"
 
 TICKET_LIFETIME = dt.timedelta(minutes=15)
 TICKET_AUDIENCE = "assmat-activation"
@@ -29,24 +29,6 @@ _TICKET_ALGORITHM = "RS256"
 _TICKET_MAX_LENGTH = 4096
 # Same length as a real ISO date, so the comparison below costs the same when the number is unknown.
 _NO_BIRTH_DATE = b"0000-00-00"
-
-
-@dataclass(frozen=True)
-class Holder:
-    """An agrément holder as identity knows her: enough to check step 1 and to greet her."""
-    pmi_number: str
-    birth_date: dt.date
-    first_name: str
-    last_name: str
-    agrement_status: str
-
-    @property
-    def display_name(self) -> str:
-        return display_name(self.first_name, self.last_name)
-
-
-def display_name(first_name: str, last_name: str) -> str:
-    return f"{first_name} {last_name}".strip()
 
 
 def may_activate(holder: Holder | None, account_status: str | None, birth_date: dt.date) -> bool:

@@ -10,7 +10,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from identity.domain.refusals import Refusal
+from identity.accounts.domain.refusals import Refusal
 from services import validators
 
 PASSWORD_MIN_LENGTH = 12

@@ -1,1 +1,0 @@
-"""identity's rules: no Flask, no SQLAlchemy session, no kombu."""

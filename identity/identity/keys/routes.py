@@ -1,0 +1,15 @@
+"""The public half of identity's signing keys, fetched by every service that verifies its tokens."""
+from __future__ import annotations
+
+from flask import jsonify
+
+from identity.web import blueprint, current_container
+
+bp = blueprint("keys", __name__)
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks():
+    response = jsonify(current_container().keys.public_jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

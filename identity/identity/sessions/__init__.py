@@ -1,0 +1,1 @@
+"""Sessions: login, refresh, logout, and the account behind an access token (/api/me)."""
