@@ -7,6 +7,7 @@ file, events travel through the SQLite bus transport, mail lands in a local sink
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -218,6 +219,70 @@ def cmd_bench(args) -> int:
     return benchmarks.main(args)
 
 
+def _dlq_bus(args):
+    """The bus `assmat dlq` works on: BROKER_URL/BUS_NAMESPACE from the environment, else the embedded one."""
+    from services.bus import Bus
+    if os.environ.get("BROKER_URL"):
+        return Bus(os.environ["BROKER_URL"], os.environ.get("BUS_NAMESPACE") or "assmat")
+    if not (Path(args.data_dir) / "bus.sqlite3").exists():
+        print(f"Aucun bus local dans {Path(args.data_dir).resolve()} : lancez d'abord le portail (assmat run), "
+              "ou indiquez BROKER_URL.", file=sys.stderr)
+        return None
+    env = embedded_environment(Path(args.data_dir))
+    return Bus(env["BROKER_URL"], env.get("BUS_NAMESPACE") or "assmat")
+
+
+def cmd_dlq(args) -> int:
+    from services import dlq
+    bus = _dlq_bus(args)
+    if bus is None:
+        return 2
+    # Until the services declare themselves in manifests, the consuming services are those with a worker.
+    services = [spec.package for spec in SERVICES if spec.has_worker]
+    try:
+        if args.dlq_command == "list":
+            # parked_outbox_rows: where services.outbox will add its parked rows to the list.
+            letters = dlq.list_dead_letters(bus, services, only=args.service, limit=args.limit,
+                                            parked_outbox_rows=None)
+            if not letters:
+                print("Aucune lettre morte.")
+                return 0
+            print(f"{'ID':<38} {'SOURCE':<11} {'TYPE':<36} {'SUJET':<24} {'QUAND':<26} ERREUR")
+            for letter in letters:
+                error = " ".join(letter.error.split())
+                print(f"{letter.id:<38} {letter.source:<11} {letter.event_type or '-':<36} "
+                      f"{letter.subject or '-':<24} {letter.when or '-':<26} "
+                      f"{error[:100] + ('…' if len(error) > 100 else '')}")
+            print(f"{len(letters)} lettre(s) morte(s).")
+            unroutable = sum(letter.source == "unroutable" for letter in letters)
+            if unroutable:
+                print(f"Attention : {unroutable} événement(s) publié(s) alors qu'aucune file n'était liée à leur "
+                      "type ; rejouez-les une fois leur consommateur déclaré (assmat dlq replay ID).",
+                      file=sys.stderr)
+            return 0
+        if args.dlq_command == "show":
+            letter = dlq.show(bus, services, args.id, only=args.service)
+            if letter is None:
+                print(f"Lettre morte introuvable : {args.id}", file=sys.stderr)
+                return 1
+            print(json.dumps(letter.to_dict(), ensure_ascii=False, indent=2, default=str))
+            return 0
+        if not args.ids and not args.all:
+            print("Indiquez des identifiants, ou --all.", file=sys.stderr)
+            return 2
+        settle = dlq.replay if args.dlq_command == "replay" else dlq.purge
+        outcome = settle(bus, services, None if args.all else args.ids, only=args.service)
+        verb = "rejouée(s)" if args.dlq_command == "replay" else "supprimée(s)"
+        print(f"{len(outcome.done)} lettre(s) morte(s) {verb}.")
+        for letter_id, reason in outcome.failed.items():
+            print(f"Refusée par le broker : {letter_id} ({reason})", file=sys.stderr)
+        for letter_id in outcome.missing:
+            print(f"Lettre morte introuvable : {letter_id}", file=sys.stderr)
+        return 1 if outcome.failed or outcome.missing else 0
+    finally:
+        bus.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="assmat", description="Portail assmat : outils de développement")
     parser.add_argument("--data-dir", default=os.environ.get("ASSMAT_DATA_DIR", "var"),
@@ -243,6 +308,24 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("what", choices=["bus", "import", "search", "all"], nargs="?", default="all")
     bench.add_argument("--size", type=int, default=0, help="taille (0 : valeur par défaut de chaque mesure)")
     bench.set_defaults(func=cmd_bench)
+    dead = sub.add_parser("dlq", help="lettres mortes : événements mis de côté par le bus (liste, détail, rejeu, "
+                                      "suppression)")
+    dead_sub = dead.add_subparsers(dest="dlq_command", required=True)
+    sources = [spec.package for spec in SERVICES if spec.has_worker] + ["unroutable"]
+    for name, help_text in (("list", "liste les lettres mortes, les plus anciennes d'abord"),
+                            ("show", "affiche une lettre morte entière"),
+                            ("replay", "renvoie des lettres mortes à leur service (ou, non routées, à l'échange)"),
+                            ("purge", "supprime des lettres mortes")):
+        command = dead_sub.add_parser(name, help=help_text)
+        command.add_argument("--service", choices=sources, help="une seule source (un service, ou unroutable)")
+        if name == "list":
+            command.add_argument("--limit", type=int, default=1000, help="au plus N par source (défaut : 1000)")
+        elif name == "show":
+            command.add_argument("id")
+        else:
+            command.add_argument("ids", nargs="*", metavar="ID")
+            command.add_argument("--all", action="store_true", help="toutes (de la source choisie)")
+    dead.set_defaults(func=cmd_dlq)
     args = parser.parse_args(argv)
     return args.func(args)
 
