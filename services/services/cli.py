@@ -7,6 +7,7 @@ file, events travel through the SQLite bus transport, mail lands in a local sink
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -381,6 +382,119 @@ def cmd_bench(args) -> int:
     return benchmarks.main(args)
 
 
+def _dlq_bus(args):
+    """The bus `assmat dlq` works on: BROKER_URL/BUS_NAMESPACE from the environment, else the embedded one."""
+    from services.bus import Bus
+    if os.environ.get("BROKER_URL"):
+        return Bus(os.environ["BROKER_URL"], os.environ.get("BUS_NAMESPACE") or "assmat")
+    if not (Path(args.data_dir) / "bus.sqlite3").exists():
+        print(f"Aucun bus local dans {Path(args.data_dir).resolve()} : lancez d'abord le portail (assmat run), "
+              "ou indiquez BROKER_URL.", file=sys.stderr)
+        return None
+    env = embedded_environment(Path(args.data_dir))
+    return Bus(env["BROKER_URL"], env.get("BUS_NAMESPACE") or "assmat")
+
+
+def _outbox_relays(args) -> dict:
+    """Each service's outbox, for the rows the broker kept refusing (parked): its database named in the
+    environment, else the embedded portal's file when it exists."""
+    from services.db import make_engine, make_session_factory
+    from services.outbox import OutboxRelay
+
+    embedded = embedded_environment(Path(args.data_dir)) if _uses_embedded_portal() else {}
+    relays = {}
+    for manifest in portal_services():
+        if manifest.migrations is None:
+            continue
+        variable = f"{manifest.name.upper()}_DATABASE_URL"
+        url = os.environ.get(variable) or embedded.get(variable)
+        if not url or (url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()):
+            continue
+        relays[manifest.name] = OutboxRelay(make_session_factory(make_engine(url)), bus=None)
+    return relays
+
+
+def _parked_letters(relays: dict) -> list:
+    from services.dlq import DeadLetter
+
+    letters = []
+    for name, relay in relays.items():
+        for row in relay.parked():
+            letters.append(DeadLetter(
+                id=row.event_id, source=f"outbox:{name}", queue=f"{name} outbox", event_type=row.event_type,
+                subject=row.subject, error=f"refused {row.attempts} times by the broker: {row.last_error or ''}",
+                when=row.parked_at.isoformat(), envelope=json.loads(row.payload)))
+    return letters
+
+
+def cmd_dlq(args) -> int:
+    from services import dlq
+    bus = _dlq_bus(args)
+    if bus is None:
+        return 2
+    services = [manifest.name for manifest in portal_services() if manifest.consumed_types]
+    relays = {} if args.service and args.service != "outbox" else _outbox_relays(args)
+    bus_only = None if args.service == "outbox" else args.service
+    try:
+        if args.dlq_command == "list":
+            letters = [] if args.service == "outbox" else dlq.list_dead_letters(
+                bus, services, only=bus_only, limit=args.limit)
+            letters += _parked_letters(relays)
+            if not letters:
+                print("Aucune lettre morte.")
+                return 0
+            print(f"{'ID':<38} {'SOURCE':<15} {'TYPE':<36} {'SUJET':<24} {'QUAND':<26} ERREUR")
+            for letter in letters:
+                error = " ".join(letter.error.split())
+                print(f"{letter.id:<38} {letter.source:<15} {letter.event_type or '-':<36} "
+                      f"{letter.subject or '-':<24} {letter.when or '-':<26} "
+                      f"{error[:100] + ('…' if len(error) > 100 else '')}")
+            print(f"{len(letters)} lettre(s) morte(s).")
+            unroutable = sum(letter.source == "unroutable" for letter in letters)
+            if unroutable:
+                print(f"Attention : {unroutable} événement(s) publié(s) alors qu'aucune file n'était liée à leur "
+                      "type ; rejouez-les une fois leur consommateur déclaré (assmat dlq replay ID).",
+                      file=sys.stderr)
+            return 0
+        if args.dlq_command == "show":
+            letter = None if args.service == "outbox" else dlq.show(bus, services, args.id, only=bus_only)
+            letter = letter or next((parked for parked in _parked_letters(relays) if parked.id == args.id), None)
+            if letter is None:
+                print(f"Lettre morte introuvable : {args.id}", file=sys.stderr)
+                return 1
+            print(json.dumps(letter.to_dict(), ensure_ascii=False, indent=2, default=str))
+            return 0
+        if not args.ids and not args.all:
+            print("Indiquez des identifiants, ou --all.", file=sys.stderr)
+            return 2
+        wanted = None if args.all else args.ids
+        outcome = dlq.Outcome()
+        if args.service != "outbox":
+            settle = dlq.replay if args.dlq_command == "replay" else dlq.purge
+            outcome = settle(bus, services, wanted, only=bus_only)
+        # Parked outbox rows: a replay puts them back in their relay's queue; a purge never deletes an event a
+        # service recorded (it stays parked, for whoever must decide).
+        if args.dlq_command == "replay":
+            for relay in relays.values():
+                parked_ids = {row.event_id for row in relay.parked()}
+                chosen = parked_ids if wanted is None else parked_ids & set(wanted)
+                if chosen:
+                    relay.unpark(sorted(chosen))
+                    outcome.done += sorted(chosen)
+                    outcome.missing = [missing for missing in outcome.missing if missing not in chosen]
+        verb = "rejouée(s)" if args.dlq_command == "replay" else "supprimée(s)"
+        print(f"{len(outcome.done)} lettre(s) morte(s) {verb}.")
+        for letter_id, reason in outcome.failed.items():
+            print(f"Refusée par le broker : {letter_id} ({reason})", file=sys.stderr)
+        for letter_id in outcome.missing:
+            print(f"Lettre morte introuvable : {letter_id}", file=sys.stderr)
+        return 1 if outcome.failed or outcome.missing else 0
+    finally:
+        bus.close()
+        for relay in relays.values():
+            relay.session_factory.kw["bind"].dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="assmat", description="Portail assmat : outils de développement")
     parser.add_argument("--data-dir", default=os.environ.get("ASSMAT_DATA_DIR", "var"),
@@ -408,6 +522,26 @@ def main(argv: list[str] | None = None) -> int:
     bench.set_defaults(func=cmd_bench)
     settings = sub.add_parser("settings", help="liste les réglages (variables d'environnement) de chaque processus")
     settings.set_defaults(func=cmd_settings)
+    dead = sub.add_parser("dlq", help="lettres mortes : événements mis de côté par le bus (liste, détail, rejeu, "
+                                      "suppression)")
+    dead_sub = dead.add_subparsers(dest="dlq_command", required=True)
+    sources = [manifest.name for manifest in portal_services() if manifest.consumed_types] + ["unroutable", "outbox"]
+    for name, help_text in (("list", "liste les lettres mortes, les plus anciennes d'abord"),
+                            ("show", "affiche une lettre morte entière"),
+                            ("replay", "renvoie des lettres mortes à leur service (ou, non routées, à l'échange)"),
+                            ("purge", "supprime des lettres mortes")):
+        command = dead_sub.add_parser(name, help=help_text)
+        command.add_argument("--service", choices=sources,
+                             help="une seule source (un service, unroutable, ou outbox : les événements que le "
+                                  "broker a refusés et que les services gardent de côté)")
+        if name == "list":
+            command.add_argument("--limit", type=int, default=1000, help="au plus N par source (défaut : 1000)")
+        elif name == "show":
+            command.add_argument("id")
+        else:
+            command.add_argument("ids", nargs="*", metavar="ID")
+            command.add_argument("--all", action="store_true", help="toutes (de la source choisie)")
+    dead.set_defaults(func=cmd_dlq)
     args = parser.parse_args(argv)
     return args.func(args)
 

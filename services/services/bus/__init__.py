@@ -97,6 +97,21 @@ def connect(connection: Connection) -> Connection:
     return connection
 
 
+def dispose(connection: Connection, timeout: float = 1.0) -> None:
+    """Close a connection without waiting more than `timeout` for a broker that does not answer (AMQP's close
+    waits for the broker's Close-Ok, forever by default)."""
+    raw = getattr(connection, "_connection", None)
+    sock = getattr(getattr(raw, "transport", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.settimeout(timeout)
+    try:
+        connection.release()
+    except Exception:  # already broken: what matters is that its resources are gone
+        with contextlib.suppress(Exception):
+            connection.collect()
+
+
 def _is_broker_failure(error: BaseException) -> bool:
     return is_infrastructure_error(error) or isinstance(error, (amqp.ChannelError, sqlite3.Error))
 
@@ -165,10 +180,7 @@ class _AmqpPublisher:
         return self.results
 
     def close(self) -> None:
-        try:
-            self.connection.release()
-        except Exception:  # already broken
-            pass
+        dispose(self.connection)
 
 
 class _SqlitePublisher:
@@ -199,10 +211,7 @@ class _SqlitePublisher:
         return results
 
     def close(self) -> None:
-        try:
-            self.connection.release()
-        except Exception:
-            pass
+        dispose(self.connection)
 
 
 class Bus:
@@ -246,6 +255,16 @@ class Bus:
         return Connection(self.url, connect_timeout=self.connect_timeout,
                           transport_options=dict(self.transport_options))
 
+    @contextlib.contextmanager
+    def connected(self):
+        """A connection, connected once (no retries), closed at the end without hanging on a silent broker."""
+        conn = self.connection()
+        try:
+            connect(conn)
+            yield conn
+        finally:
+            dispose(conn)
+
     def _publisher(self):
         publisher = getattr(self._local, "publisher", None)
         # An idle connection may have been closed by the broker for missed heartbeats (nobody beats for it):
@@ -270,8 +289,8 @@ class Bus:
 
     def check(self) -> None:
         """Readiness: can we reach the broker now?"""
-        with self.connection() as conn:
-            conn.ensure_connection(max_retries=1, timeout=self.connect_timeout)
+        with self.connected():
+            pass
 
     # -- publishing ----------------------------------------------------------------------------------------------
     def send(self, outgoing: list[Outgoing], timeout: float | None = None) -> list[str | None]:
@@ -378,8 +397,7 @@ class Bus:
         exists with other arguments), BrokerUnavailable when it cannot be reached."""
         delays = list(retry_delays_ms)
         try:
-            with self.connection() as conn:
-                connect(conn)
+            with self.connected() as conn:
                 channel = conn.channel()
                 self.declare_exchanges(channel)
                 for service, event_types in consumers.items():
@@ -397,8 +415,7 @@ class Bus:
 
     def waiting(self, queue_name: str) -> int | None:
         """How many messages wait in a queue; None when it does not exist."""
-        with self.connection() as conn:
-            connect(conn)
+        with self.connected() as conn:
             try:
                 return Queue(queue_name)(conn.channel()).queue_declare(passive=True).message_count
             except (amqp.ChannelError, NotEquivalentError):
@@ -529,12 +546,12 @@ class ServiceConsumer:
             time.sleep(min(self.poll_seconds, max(0.0, deadline - time.monotonic())))
 
     def _run(self, should_stop: Callable[[], bool]) -> None:
+        self.state = ""  # heard again at each run, even if it was the state before
         self._set_state("starting")
         delay = self.pause_backoff[0]
         while not should_stop():
             try:
-                with self.bus.connection() as conn:
-                    connect(conn)
+                with self.bus.connected() as conn:
                     channel = conn.channel()
                     self.bus.declare_exchanges(channel)
                     self.bus.declare_service(channel, self.service, self.event_types, self.retry_delays_ms)
@@ -562,8 +579,13 @@ class ServiceConsumer:
     def _consume(self, conn, channel, should_stop: Callable[[], bool]) -> None:
         consumer = Consumer(channel, queues=[self.bus.service_queue(self.service, self.event_types)],
                             on_message=self._received.append, no_ack=False, auto_declare=False)
-        consumer.qos(prefetch_count=self.prefetch)
+        # Probation: a message that killed the previous worker comes back first, with every message that worker
+        # had prefetched, and each return counts towards the delivery limit. So redeliveries are taken one at a
+        # time, and the full prefetch only starts with the first message delivered for the first time: a killer
+        # then takes only itself down, and reaches the delivery limit alone.
+        consumer.qos(prefetch_count=1)
         consumer.consume()
+        probation = True
         keepalive = _KeepAlive(self._beat(conn), self.keepalive_seconds)
         self._set_state("consuming")
         self._check_unroutable(conn, force=True)
@@ -572,8 +594,15 @@ class ServiceConsumer:
                 if not self._received:
                     self._drain(conn, self.poll_seconds)
                 else:
-                    self._gather(conn)
-                    if not self._process(conn, keepalive, self._next_batch(), should_stop):
+                    if probation and not _redelivered(self._received[0]):
+                        probation = False
+                        consumer.cancel()  # the per-consumer prefetch only applies to a new consumer
+                        consumer.qos(prefetch_count=self.prefetch)
+                        consumer.consume()
+                    if not probation:
+                        self._gather(conn)
+                    if not self._process(conn, keepalive, self._next_batch(1 if probation else None),
+                                         should_stop):
                         return
                 conn.heartbeat_check()
                 self._check_unroutable(conn)
@@ -607,8 +636,8 @@ class ServiceConsumer:
             if remaining <= 0 or not self._drain(conn, remaining):
                 return
 
-    def _next_batch(self) -> list:
-        return [self._received.popleft() for _ in range(min(self.batch_size, len(self._received)))]
+    def _next_batch(self, size: int | None = None) -> list:
+        return [self._received.popleft() for _ in range(min(size or self.batch_size, len(self._received)))]
 
     def _check_unroutable(self, conn, force: bool = False) -> None:
         now = time.monotonic()
@@ -759,6 +788,10 @@ class ServiceConsumer:
         else:
             self.retried += 1
         return True
+
+
+def _redelivered(message) -> bool:
+    return bool((message.delivery_info or {}).get("redelivered") or (message.headers or {}).get("x-delivery-count"))
 
 
 def _raw_body(message) -> bytes:

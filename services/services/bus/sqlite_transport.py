@@ -479,6 +479,13 @@ class Channel(virtual.Channel):
                       ' ON CONFLICT (name) DO UPDATE SET arguments = excluded.arguments',
                       (queue, dumps(arguments)))
 
+    def queue_declare(self, queue=None, passive=False, **kwargs):
+        if passive and queue and self._has_queue(queue):
+            # kombu's virtual channel would declare it again, here with no arguments: a passive declaration only
+            # looks (how many messages wait), as on RabbitMQ.
+            return virtual.base.queue_declare_ok_t(queue, self._size(queue), 0)
+        return super().queue_declare(queue, passive=passive, **kwargs)
+
     def _has_queue(self, queue, **kwargs):
         return bool(self._execute('SELECT 1 FROM queues WHERE name = ?', (queue,)))
 
