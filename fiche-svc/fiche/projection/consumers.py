@@ -16,11 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
-from fiche import views
 from fiche.adapters.orm import communes, fiches, places
-from fiche.domain.agrement import AgrementState, agrement_state, pmi_number
-from fiche.domain.publication import (KIND_ASSMAT, commune_point, public_fiche, publishable, status_reason, today,
-                                      unpublished_reason, withdrawal_status)
+from fiche.projection.domain.agrement import AgrementState, agrement_state, pmi_number
+from fiche.projection.domain.publication import (KIND_ASSMAT, commune_point, public_fiche, publishable,
+                                                 status_reason, today, unpublished_reason, withdrawal_status)
+from fiche.search import queries as views
 from services.text import commune_key, fold
 from services.catalogue import agrement as agrement_events
 from services.catalogue.fiche import FICHE_PUBLISHED, FICHE_UNPUBLISHED, FICHE_UPDATED

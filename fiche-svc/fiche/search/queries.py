@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fiche.adapters.orm import communes, fiches, places
-from fiche.domain.publication import public_fiche
+from fiche.projection.domain.publication import public_fiche
 from services.text import commune_key
 from services.validators import is_digits
 

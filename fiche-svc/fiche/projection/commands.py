@@ -7,8 +7,8 @@ import threading
 
 from sqlalchemy.orm import sessionmaker
 
-from fiche.domain.publication import today
-from fiche.handlers import publish_started, unpublish_lapsed
+from fiche.projection.consumers import publish_started, unpublish_lapsed
+from fiche.projection.domain.publication import today
 
 log = logging.getLogger("fiche.worker")
 
@@ -20,7 +20,7 @@ def sweep_validity(container, stop: threading.Event) -> None:
     if every_seconds <= 0:
         return
     # No event marks the day an agrément's validity starts or ends: the worker looks for them itself. Searches
-    # follow the dates on their own (views.visible); the sweeps tell the other services.
+    # follow the dates on their own (fiche.search.queries.visible); the sweeps tell the other services.
     while not stop.is_set():
         try:
             on = today()
