@@ -14,9 +14,9 @@ import time
 import uuid
 from pathlib import Path
 
-from fiche import views
 from fiche.adapters.orm import communes, fiches, places
-from fiche.domain.publication import KIND_ASSMAT, today
+from fiche.projection.domain.publication import KIND_ASSMAT, today
+from fiche.search import queries
 from services.text import commune_key, fold
 from services.db import make_engine, make_session_factory, upgrade
 
@@ -69,7 +69,7 @@ def _timed(session_factory, searches: list[dict]) -> list[float]:
     for search in searches:
         started = time.perf_counter()
         with session_factory() as session:
-            views.search(session, on=on, **search)
+            queries.search(session, on=on, **search)
         durations.append((time.perf_counter() - started) * 1000)
     return durations
 
@@ -99,7 +99,7 @@ def run(n: int, searches: int = 300, seed: int = 28) -> dict[str, dict[str, floa
               f"(filled in {time.perf_counter() - started:.1f} s), {searches} searches each")
         busiest = codes[0]
         with session_factory() as session:
-            pages = -(-views.commune(session, busiest, today())["fiches"] // 50)
+            pages = -(-queries.commune(session, busiest, today())["fiches"] // 50)
         figures = {
             "by_insee": _report("by INSEE code, page 1", _timed(session_factory, [
                 {"insee_code": codes[int(len(codes) * rng.random() ** 3)], "query": None, "page": 1,

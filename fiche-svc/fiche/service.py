@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from fiche.bootstrap import bootstrap
-from fiche.handlers import apply_agrement, end_agrement, record_location
+from fiche.projection.commands import sweep_validity
+from fiche.projection.consumers import apply_agrement, end_agrement, record_location
 from fiche.settings import Settings, load_settings
-from fiche.worker import sweep_validity
 from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN
 from services.catalogue.fiche import FICHE_PUBLISHED, FICHE_UNPUBLISHED, FICHE_UPDATED
 from services.catalogue.geo import PLACE_LOCATED
@@ -12,7 +12,7 @@ from services.manifest import ServiceManifest
 
 
 def _blueprints():
-    from fiche.web import bp
+    from fiche.search.routes import bp
     return [bp]
 
 

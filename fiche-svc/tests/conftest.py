@@ -8,7 +8,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from fiche.handlers import HANDLERS
+from fiche.projection.consumers import HANDLERS
 from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN
 from services.catalogue.geo import PLACE_LOCATED
 from services.db import kernel_tables, make_engine, make_session_factory, upgrade

@@ -6,8 +6,8 @@ from email.headerregistry import Address
 
 
 from notify.adapters.transport import SinkTransport, SmtpTransport, make_transport
-from notify.domain.messages import checked_sender
-from notify.handlers import make_handlers
+from notify.mails.consumers import make_handlers
+from notify.mails.domain.messages import checked_sender
 from notify.settings import Settings
 from services.bootstrap import ServiceContainer
 from services.settings import SettingsError

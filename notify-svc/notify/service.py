@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from notify.bootstrap import bootstrap
-from notify.handlers import MAILS
+from notify.mails.consumers import MAILS
 from notify.settings import Settings, load_settings
 from services.catalogue.notify import MAIL_DELIVERED, MAIL_FAILED
 from services.manifest import FromContainer, ServiceManifest
 
 
 def _blueprints():
-    from notify.web import bp
+    from notify.sink.routes import bp
     return [bp]
 
 

@@ -16,7 +16,7 @@ class Settings(BaseSettings):
 def load_settings(environ=None, **overrides) -> Settings:
     """Settings from the environment; a bad mail URL or sender stops start-up here, not at the first mail."""
     from notify.adapters.transport import make_transport
-    from notify.domain.messages import checked_sender
+    from notify.mails.domain.messages import checked_sender
 
     settings = load(Settings, "notify", environ, **overrides)
     # Only the worker sends mail: `migrate` or the web process of a production deployment may run without it.

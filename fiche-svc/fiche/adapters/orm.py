@@ -37,8 +37,9 @@ fiches = sa.Table(
     sa.Column("in_mam", sa.Boolean, nullable=False),
     sa.Column("mam_name", sa.String(200)),
     # What searches filter on: public on the day of the last event or sweep, or from a later day (the rule without
-    # the start date); the validity dates are compared with the day of the search (fiche.views.visible), so a
-    # fiche shows from its first day and hides after its last, whenever the worker's sweeps run.
+    # the start date); the validity dates are compared with the day of the search
+    # (fiche.projection.queries.visible), so a fiche shows from its first day and hides after its last, whenever
+    # the worker's sweeps run.
     sa.Column("publishable", sa.Boolean, nullable=False, server_default=sa.false()),
     # What the other services were last told (fiche.published / fiche.unpublished); the worker's sweeps bring it
     # in line with the day's searches.
@@ -56,7 +57,7 @@ places = sa.Table(
     "places", metadata,
     sa.Column("place_id", sa.String(64), primary_key=True),
     sa.Column("commune_insee", sa.String(5), nullable=False),
-    sa.Column("latitude", sa.Float),  # commune-level only, see fiche.domain.publication.public_location
+    sa.Column("latitude", sa.Float),  # commune-level only, see fiche.projection.domain.publication.public_location
     sa.Column("longitude", sa.Float),
     sa.Column("occurred_at", sa.DateTime, nullable=False),  # UTC, of the newest place.located applied
 )

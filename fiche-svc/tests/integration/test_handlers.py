@@ -3,21 +3,21 @@ import datetime as dt
 
 import pytest
 
-from fiche import views
-from fiche.domain.publication import today
-from fiche.handlers import unpublish_lapsed
+from fiche.projection.commands import unpublish_lapsed
+from fiche.projection.domain.publication import today
+from fiche.search import queries
 from services.events import InvalidEvent
 
 
 def _search(projection, insee_code="28085"):
     with projection.session_factory() as session:
-        return views.search(session, insee_code=insee_code, query=None, on=today(), page=1, per_page=20)
+        return queries.search(session, insee_code=insee_code, query=None, on=today(), page=1, per_page=20)
 
 
 def _fiche(projection):
     [row] = projection.rows("fiches")
     with projection.session_factory() as session:
-        return views.get_public_fiche(session, row["fiche_id"], today())
+        return queries.get_public_fiche(session, row["fiche_id"], today())
 
 
 def _types(projection):

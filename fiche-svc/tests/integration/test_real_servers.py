@@ -9,7 +9,7 @@ from kombu import Queue
 from fiche import create_app
 from fiche.service import MANIFEST
 from services.worker import run_worker
-from fiche.handlers import HANDLERS
+from fiche.projection.consumers import HANDLERS
 from fiche.settings import Settings
 from services.bus import Bus
 from services.db import upgrade

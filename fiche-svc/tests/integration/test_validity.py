@@ -7,10 +7,10 @@ import threading
 
 import pytest
 
-from fiche import views
-from fiche.domain.agrement import agrement_state
-from fiche.domain.publication import today, unpublished_reason
-from fiche.handlers import publish_started, unpublish_lapsed
+from fiche.projection.commands import publish_started, unpublish_lapsed
+from fiche.projection.domain.agrement import agrement_state
+from fiche.projection.domain.publication import today, unpublished_reason
+from fiche.search import queries
 
 DAY = dt.timedelta(days=1)
 
@@ -23,10 +23,10 @@ def _visible(projection, on: dt.date, insee_code: str = "28085") -> list[str]:
     """The fiches the search shows on that day; reading them one by one shows the same."""
     every = _fiche_ids(projection)
     with projection.session_factory() as session:
-        found = views.search(session, insee_code=insee_code, query=None, on=on, page=1, per_page=50)
+        found = queries.search(session, insee_code=insee_code, query=None, on=on, page=1, per_page=50)
         ids = [fiche["id"] for fiche in found["fiches"]]
         assert found["total"] == len(ids)
-        assert [fiche_id for fiche_id in every if views.get_public_fiche(session, fiche_id, on) is not None] == \
+        assert [fiche_id for fiche_id in every if queries.get_public_fiche(session, fiche_id, on) is not None] == \
             sorted(ids)
         return sorted(ids)
 
@@ -44,8 +44,8 @@ def test_an_agrement_starting_tomorrow_is_neither_shown_nor_announced(each_proje
     assert each_projection.outbox() == []
     assert _visible(each_projection, today()) == []
     with each_projection.session_factory() as session:  # nor found by its commune's name or postcode
-        assert views.search(session, insee_code=None, query="Chartres", on=today(), page=1, per_page=20)["total"] == 0
-        assert views.communes_with_fiches(session, "28000", today(), 10) == []
+        assert queries.search(session, insee_code=None, query="Chartres", on=today(), page=1, per_page=20)["total"] == 0
+        assert queries.communes_with_fiches(session, "28000", today(), 10) == []
 
 
 def test_it_is_searched_from_its_first_day_and_the_sweep_announces_it_once(each_projection, make):

@@ -4,9 +4,9 @@ import datetime as dt
 
 import pytest
 
-from fiche.domain.agrement import agrement_state, pmi_number
-from fiche.domain.publication import (commune_point, public_contact, public_fiche, public_location, publishable,
-                                      unpublished_reason, withdrawal_status)
+from fiche.projection.domain.agrement import agrement_state, pmi_number
+from fiche.projection.domain.publication import (commune_point, public_contact, public_fiche, public_location,
+                                                 publishable, unpublished_reason, withdrawal_status)
 from services.events import InvalidEvent
 
 TODAY = dt.date(2025, 6, 15)

@@ -6,8 +6,8 @@ from email.message import EmailMessage
 import pytest
 
 from notify import create_app
-from notify.domain.messages import checked_sender, compose, email_confirmation
-from notify.domain.rendering import render
+from notify.mails.domain.messages import checked_sender, compose, email_confirmation
+from notify.mails.domain.rendering import render
 from notify.settings import Settings
 
 ENDPOINTS = [("get", "/sink"), ("get", "/sink/20251126T090000000000Z-" + "0" * 32),

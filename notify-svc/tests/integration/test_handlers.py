@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from notify.adapters.orm import mails
 from notify.adapters.transport import SinkTransport, TransportError
 from notify.bootstrap import bootstrap
-from notify.handlers import make_handlers
+from notify.mails.consumers import make_handlers
 from services.catalogue.identity import EMAIL_CONFIRMATION_REQUESTED
 from services.db import UnitOfWork, upgrade
 from services.events import Event, InvalidEvent

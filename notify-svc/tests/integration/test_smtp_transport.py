@@ -10,8 +10,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from notify.adapters.transport import TransportError, transport_from_url
-from notify.domain.messages import checked_sender, compose, email_confirmation
-from notify.domain.rendering import render
+from notify.mails.domain.messages import checked_sender, compose, email_confirmation
+from notify.mails.domain.rendering import render
 
 
 class Inbox:

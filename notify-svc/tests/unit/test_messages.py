@@ -3,8 +3,8 @@ import uuid
 
 import pytest
 
-from notify.domain.messages import checked_sender, compose, email_confirmation
-from notify.domain.rendering import render
+from notify.mails.domain.messages import checked_sender, compose, email_confirmation
+from notify.mails.domain.rendering import render
 from services.events import InvalidEvent
 
 SENDER = "Portail assmat – PMI <ne-pas-repondre@assmat.local>"

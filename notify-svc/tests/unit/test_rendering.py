@@ -3,8 +3,8 @@ import datetime as dt
 import jinja2
 import pytest
 
-from notify.domain.messages import email_confirmation
-from notify.domain.rendering import french_datetime, render
+from notify.mails.domain.messages import email_confirmation
+from notify.mails.domain.rendering import french_datetime, render
 
 
 @pytest.mark.parametrize("moment, expected", [

@@ -1,5 +1,4 @@
-"""Read side: the queries behind the public API (plain SQL views, no domain model), and the one-fiche read the
-handlers compare before and after a change.
+"""Read side: the queries behind the public search API (plain SQL, no domain model), over the projection's tables.
 
 Every search is scoped to one commune and walks ix_fiches_search (publishable, commune_insee, sort_name, fiche_id,
 validity_start, validity_end) in order, from the index alone: cost grows with the commune's fiches and the page
@@ -8,47 +7,22 @@ asked, never with the number of fiches in France.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from fiche.adapters.orm import communes, fiches, places
-from fiche.domain.publication import public_fiche
+from fiche.adapters.orm import communes, fiches
+from fiche.projection.domain.publication import public_fiche
+from fiche.projection.queries import RECORD, visible
 from services.text import commune_key
 from services.validators import is_digits
 
 CANDIDATES_MAX = 20
 NAME_MATCHES_MAX = 500
 
-_RECORD = (
-    sa.select(fiches.c.fiche_id, fiches.c.kind, fiches.c.status, fiches.c.civility, fiches.c.first_name,
-              fiches.c.last_name, fiches.c.email, fiches.c.phone, fiches.c.postcode, fiches.c.commune_insee,
-              fiches.c.capacity_total, fiches.c.capacity_under_3, fiches.c.in_mam, fiches.c.mam_name,
-              fiches.c.published, fiches.c.validity_end, communes.c.name.label("commune_name"),
-              places.c.commune_insee.label("place_commune_insee"), places.c.latitude, places.c.longitude)
-    .select_from(fiches.outerjoin(communes, communes.c.insee_code == fiches.c.commune_insee)
-                 .outerjoin(places, places.c.place_id == fiches.c.place_id))
-)
-
-
-def visible(on: dt.date):
-    """Public on that day (fiche.domain.publication): publishable, and within the agrément's validity, from its
-    first day to its last (CASF L421-1, L421-3). The dates are compared here rather than when events arrive
-    because no event marks those days: the worker's sweeps only announce what the day changed.
-    `publishable = true` rather than IS TRUE: PostgreSQL only uses the index for the comparison operator."""
-    return sa.and_(fiches.c.publishable == sa.true(),
-                   sa.or_(fiches.c.validity_start.is_(None), fiches.c.validity_start <= on),
-                   sa.or_(fiches.c.validity_end.is_(None), fiches.c.validity_end >= on))
-
-
-def record(session: Session, fiche_id: str) -> Mapping[str, Any] | None:
-    """A fiche's row whatever its visibility (for the handlers)."""
-    return session.execute(_RECORD.where(fiches.c.fiche_id == fiche_id)).mappings().first()
-
 
 def get_public_fiche(session: Session, fiche_id: str, on: dt.date) -> dict | None:
-    row = session.execute(_RECORD.where(fiches.c.fiche_id == fiche_id, visible(on))).mappings().first()
+    row = session.execute(RECORD.where(fiches.c.fiche_id == fiche_id, visible(on))).mappings().first()
     return public_fiche(row) if row else None
 
 
@@ -119,7 +93,7 @@ def fiches_in_commune(session: Session, insee_code: str, on: dt.date, page: int,
                 .where(visible(on), fiches.c.commune_insee == insee_code)
                 .order_by(fiches.c.sort_name, fiches.c.fiche_id).limit(per_page).offset((page - 1) * per_page)
                 .subquery())
-    rows = session.execute(_RECORD.join(page_ids, page_ids.c.fiche_id == fiches.c.fiche_id)
+    rows = session.execute(RECORD.join(page_ids, page_ids.c.fiche_id == fiches.c.fiche_id)
                            .order_by(page_ids.c.sort_name, page_ids.c.fiche_id)).mappings()
     return [public_fiche(row) for row in rows]
 

@@ -1,4 +1,4 @@
-"""Mail templates (Jinja2, in notify/templates/mails/) and dates written the French way, in Paris time.
+"""Mail templates (Jinja2, in notify/mails/templates/) and dates written the French way, in Paris time.
 
 A template `name` is three files: `name.subject.txt`, `name.txt` (the plain text) and `name.html` (its HTML
 alternative, autoescaped). A variable missing from the context fails the rendering: no mail goes out with a blank.
@@ -43,7 +43,7 @@ class Rendered:
 @functools.cache
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("notify", "templates/mails"),
+        loader=jinja2.PackageLoader("notify.mails", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     environment.filters["date_fr"] = french_datetime

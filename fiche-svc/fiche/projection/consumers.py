@@ -1,4 +1,5 @@
 """What fiche-svc does with the events it consumes: keep the fiches projection, announce what the public sees change.
+(The validity sweeps, which no event triggers, are in fiche.projection.commands.)
 
 Events may arrive in any order (redeliveries, retries, two producers): each aggregate keeps the `occurred_at` of the
 newest event applied, and an older one is ignored. A place's location lives in its own table, joined at read time,
@@ -14,13 +15,12 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import sessionmaker
 
-from fiche import views
 from fiche.adapters.orm import communes, fiches, places
-from fiche.domain.agrement import AgrementState, agrement_state, pmi_number
-from fiche.domain.publication import (KIND_ASSMAT, commune_point, public_fiche, publishable, status_reason, today,
-                                      unpublished_reason, withdrawal_status)
+from fiche.projection import queries
+from fiche.projection.domain.agrement import AgrementState, agrement_state, pmi_number
+from fiche.projection.domain.publication import (KIND_ASSMAT, commune_point, public_fiche, publishable,
+                                                 status_reason, today, unpublished_reason, withdrawal_status)
 from services.text import commune_key, fold
 from services.catalogue import agrement as agrement_events
 from services.catalogue.fiche import FICHE_PUBLISHED, FICHE_UNPUBLISHED, FICHE_UPDATED
@@ -30,7 +30,7 @@ from services.db import UnitOfWork
 from services.events import Event, InvalidEvent
 from services.validators import is_insee_code, is_postcode
 
-log = logging.getLogger("fiche.handlers")
+log = logging.getLogger("fiche.projection.consumers")
 
 _PLACE_ID = re.compile(r"^[\w.-]{1,64}$")
 
@@ -43,7 +43,7 @@ class _Snapshot:
 
 
 def _snapshot(session, fiche_id: str) -> _Snapshot | None:
-    row = views.record(session, fiche_id)
+    row = queries.record(session, fiche_id)
     return _Snapshot(row["published"], row["commune_insee"], public_fiche(row)) if row else None
 
 
@@ -58,11 +58,11 @@ def _occurred_at(event: Event) -> dt.datetime:
     return moment
 
 
-def _published(fiche_id: str, commune_insee: str) -> Event:
+def published_event(fiche_id: str, commune_insee: str) -> Event:
     return FICHE_PUBLISHED.build(fiche_id, {"fiche_id": fiche_id, "kind": KIND_ASSMAT, "commune_insee": commune_insee})
 
 
-def _unpublished(fiche_id: str, commune_insee: str, reason: str) -> Event:
+def unpublished_event(fiche_id: str, commune_insee: str, reason: str) -> Event:
     return FICHE_UNPUBLISHED.build(fiche_id, {"fiche_id": fiche_id, "kind": KIND_ASSMAT, "reason": reason,
                                               "commune_insee": commune_insee})
 
@@ -72,9 +72,9 @@ def _announce(uow: UnitOfWork, fiche_id: str, before: _Snapshot | None, reason: 
     after = _snapshot(uow.session, fiche_id)
     was_published = before is not None and before.published
     if after.published and not was_published:
-        uow.add_event(_published(fiche_id, after.commune_insee))
+        uow.add_event(published_event(fiche_id, after.commune_insee))
     elif was_published and not after.published:
-        uow.add_event(_unpublished(fiche_id, after.commune_insee, reason))
+        uow.add_event(unpublished_event(fiche_id, after.commune_insee, reason))
     elif after.published:
         changed = sorted(key for key, value in after.view.items() if before.view.get(key) != value)
         if changed:
@@ -191,51 +191,6 @@ def record_location(uow: UnitOfWork, event: Event) -> None:
                       postcode if is_postcode(postcode) else None)
     for fiche_id in fiche_ids:
         _announce(uow, fiche_id, before[fiche_id], None)
-
-
-def publish_started(session_factory: sessionmaker, on: dt.date, batch_size: int = 500) -> int:
-    """Publish the fiches whose agrément validity has started by `on` (CASF L421-1, L421-3: she may work from the
-    agrément's first day; searches already show them, see views.visible; this tells the other services). Safe to
-    run from several workers: a row is published, and announced, by one of them only."""
-    # A fiche waiting for its start always has one (without it, it was published when its event came): the
-    # start's range on ix_fiches_start reads only the fiches waiting, not every unpublished one.
-    started = sa.and_(fiches.c.published == sa.false(), fiches.c.validity_start <= on, views.visible(on))
-    started_rows = sa.select(fiches.c.fiche_id, fiches.c.commune_insee).where(started).limit(batch_size)
-    total = 0
-    while True:
-        with UnitOfWork(session_factory) as uow:
-            rows = uow.session.execute(started_rows).all()
-            if not rows:
-                return total
-            for fiche_id, insee_code in rows:
-                result = uow.session.execute(
-                    fiches.update().where(fiches.c.fiche_id == fiche_id, started).values(published=True))
-                if result.rowcount:
-                    uow.add_event(_published(fiche_id, insee_code))
-                    total += 1
-            uow.commit()
-
-
-def unpublish_lapsed(session_factory: sessionmaker, on: dt.date, batch_size: int = 500) -> int:
-    """Unpublish the fiches whose agrément validity ended before `on` (searches already hide them; this tells the
-    other services). Safe to run from several workers: a row is unpublished, and announced, by one of them only."""
-    lapsed_rows = (sa.select(fiches.c.fiche_id, fiches.c.commune_insee)
-                   .where(fiches.c.published == sa.true(), fiches.c.validity_end < on).limit(batch_size))
-    total = 0
-    while True:
-        with UnitOfWork(session_factory) as uow:
-            rows = uow.session.execute(lapsed_rows).all()
-            if not rows:
-                return total
-            for fiche_id, insee_code in rows:
-                # Not publishable any more either: a lapsed agrément is public again only through a new event.
-                result = uow.session.execute(
-                    fiches.update().where(fiches.c.fiche_id == fiche_id, fiches.c.published == sa.true(),
-                                          fiches.c.validity_end < on).values(published=False, publishable=False))
-                if result.rowcount:
-                    uow.add_event(_unpublished(fiche_id, insee_code, "expired"))
-                    total += 1
-            uow.commit()
 
 
 HANDLERS = {

@@ -5,8 +5,8 @@ import re
 
 from flask import Blueprint, current_app, jsonify, request
 
-from fiche import views
-from fiche.domain.publication import today
+from fiche.projection.domain.publication import today
+from fiche.search import queries
 from services.text import commune_key
 from services.validators import is_digits, is_insee_code
 from services.web import ApiError
@@ -60,7 +60,7 @@ def search_fiches():
     page = _integer("page", 1, 1, PAGE_MAX)
     per_page = _integer("per_page", PER_PAGE_DEFAULT, 1, PER_PAGE_MAX)
     with _session() as session:
-        result = views.search(session, insee_code=insee_code, query=query, on=today(), page=page,
+        result = queries.search(session, insee_code=insee_code, query=query, on=today(), page=page,
                               per_page=per_page)
     return jsonify(result)
 
@@ -70,7 +70,7 @@ def get_fiche(fiche_id: str):
     fiche = None
     if _FICHE_ID.match(fiche_id):
         with _session() as session:
-            fiche = views.get_public_fiche(session, fiche_id, today())
+            fiche = queries.get_public_fiche(session, fiche_id, today())
     if fiche is None:
         raise ApiError(404, "fiche_not_found", "Cette fiche n'existe pas ou n'est plus publiée.")
     return jsonify(fiche)
@@ -82,5 +82,5 @@ def communes_with_fiches():
     query = _query(required=True, whole_postcode=False)
     limit = _integer("limit", 10, 1, PER_PAGE_MAX)
     with _session() as session:
-        found = views.communes_with_fiches(session, query, today(), limit)
+        found = queries.communes_with_fiches(session, query, today(), limit)
     return jsonify(communes=found)

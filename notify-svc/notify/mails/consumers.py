@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from notify.adapters.orm import mails
 from notify.adapters.transport import Transport, TransportError
-from notify.domain.messages import Draft, compose, email_confirmation
-from notify.domain.rendering import Rendered, render
+from notify.mails.domain.messages import Draft, compose, email_confirmation
+from notify.mails.domain.rendering import Rendered, render
 from services.catalogue import EventSpec
 from services.catalogue.identity import EMAIL_CONFIRMATION_REQUESTED
 from services.catalogue.notify import MAIL_DELIVERED, MAIL_FAILED
@@ -30,7 +30,7 @@ from services.db import UnitOfWork
 from services.events import Event
 from services.inbox import Handler
 
-log = logging.getLogger("notify.handlers")
+log = logging.getLogger("notify.mails.consumers")
 
 # Each event that must reach a person, and how to write its mail.
 MAILS: dict[EventSpec, Callable[[Mapping], Draft]] = {

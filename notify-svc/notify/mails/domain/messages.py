@@ -15,7 +15,7 @@ from email.utils import format_datetime
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from notify.domain.rendering import Rendered
+from notify.mails.domain.rendering import Rendered
 from services.events import InvalidEvent
 
 

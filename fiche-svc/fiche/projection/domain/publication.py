@@ -10,8 +10,8 @@ Sources (DOMAIN.md, "Rules"):
 - An active agrément is published; a temporary stop keeps the fiche but hides its contact details; suspension,
   withdrawal and expiry end publication.
 - The day matters, and no event marks the day an agrément starts or ends: the searches compare the validity dates
-  with the day they run (`fiche.views.visible`), and the worker's sweeps announce what the day changed
-  (`fiche.handlers.publish_started`, `unpublish_lapsed`).
+  with the day they run (`fiche.projection.queries.visible`), and the worker's sweeps announce what the day changed
+  (`fiche.projection.commands.publish_started`, `unpublish_lapsed`).
 - For the national site she may ask that her home address and one of e-mail or phone are not published: the home
   address is never stored here (only the commune, and coordinates at commune precision); the choice of the contact
   to hide is not collected yet, `public_contact(hidden_channel=...)` is where it will apply.
@@ -22,7 +22,7 @@ import datetime as dt
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from fiche.domain.agrement import AgrementState
+from fiche.projection.domain.agrement import AgrementState
 
 PUBLIC_STATUSES = frozenset({"active", "temporary_stop"})
 CONTACT_STATUSES = frozenset({"active"})

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from markupsafe import Markup, escape
 
 from notify.adapters.transport import SinkMessage, SinkTransport, link_spans
-from notify.domain.rendering import in_paris
+from notify.mails.domain.rendering import in_paris
 from services.web import ApiError
 
 bp = Blueprint("sink", __name__, template_folder="templates")
