@@ -15,7 +15,8 @@ from services.db import kernel_tables, make_engine, make_session_factory
 from services.events import Event
 from services.settings import BaseSettings
 from services.testing import eventually
-from services.worker import run_worker
+from services.inbox import Subscription
+from services.worker import serve_events
 
 TYPES = ["agrement.granted"]
 
@@ -100,9 +101,9 @@ def test_a_worker_consumes_whatever_its_environment_and_whatever_ran_before(back
                                 bus_namespace=backbone.namespace, database_url=backbone.database_url,
                                 outbox_poll_seconds=0.05, consumer_retry_delays_ms="100")
         stop = threading.Event()
-        worker = threading.Thread(target=run_worker, args=(
+        worker = threading.Thread(target=serve_events, args=(
             "geo", settings, make_session_factory(engine),
-            {"agrement.granted": lambda uow, e: seen.append(e.subject)}, stop), daemon=True)
+            {"agrement.granted": Subscription(lambda uow, e: seen.append(e.subject))}, stop), daemon=True)
         worker.start()
         try:
             eventually(lambda: bus.waiting(bus.queue_name("geo")) is not None, timeout=10)
