@@ -86,13 +86,19 @@ def migrate(manifest, settings: BaseSettings) -> None:
         log.info("database migrated")
     if manifest.has_worker:
         bus = Bus(settings.broker_url, settings.bus_namespace)
+        subscribers: dict[str, list[str]] = {}
+        for spec in manifest.publishes:
+            for consumer in spec.consumers:
+                subscribers.setdefault(consumer, []).append(spec.type)
         try:
             bus.declare_topology({manifest.name: manifest.consumed_types} if manifest.consumed_types else {},
-                                 settings.retry_delays_ms)
+                                 settings.retry_delays_ms, subscribers=subscribers,
+                                 unconsumed=[spec.type for spec in manifest.publishes if not spec.consumers])
         finally:
             bus.close()
         log.info("bus topology declared", extra={"queue": bus.queue_name(manifest.name),
-                                                 "bindings": manifest.consumed_types})
+                                                 "bindings": manifest.consumed_types,
+                                                 "subscribers": sorted(subscribers)})
 
 
 def health(manifest, settings: BaseSettings) -> int:

@@ -364,6 +364,17 @@ class Bus:
     def dead_letter_queue(self, service: str) -> Queue:
         return Queue(self.dead_letter_queue_name(service), durable=True, queue_arguments=self._bounded())
 
+    @property
+    def unconsumed_queue_name(self) -> str:
+        return f"{self.namespace}.unconsumed"
+
+    def unconsumed_queue(self, event_types: Iterable[str]) -> Queue:
+        """Where the event types that no service consumes (by the catalogue) are routed and dropped at once: they
+        are not lost subscriptions, and must not fill the unroutable queue meant for those."""
+        return Queue(self.unconsumed_queue_name, durable=True,
+                     queue_arguments={"x-max-length": 0, "x-overflow": "drop-head", **self._expiry},
+                     bindings=[binding(self.exchange, routing_key=type_) for type_ in event_types])
+
     def unroutable_queue(self) -> Queue:
         return Queue(self.unroutable_queue_name, exchange=self.unroutable_exchange, durable=True,
                      queue_arguments=self._bounded())
@@ -391,17 +402,28 @@ class Bus:
                 self.retry_queue(service, delay)(channel).declare()
             self.service_queue(service, event_types)(channel).declare()
 
-    def declare_topology(self, consumers: Mapping[str, Iterable[str]], retry_delays_ms: Iterable[int]) -> None:
+    def declare_topology(self, consumers: Mapping[str, Iterable[str]], retry_delays_ms: Iterable[int], *,
+                         subscribers: Mapping[str, Iterable[str]] | None = None,
+                         unconsumed: Iterable[str] = ()) -> None:
         """Declare the exchange, the unroutable queue, and each consuming service's queues and bindings (`consumers`
-        maps a service to the event types it handles). Raises DeclarationFailed when the broker refuses one (it
-        exists with other arguments), BrokerUnavailable when it cannot be reached."""
+        maps a service to the event types it handles). A producer also declares, from the catalogue, the queues and
+        bindings of the services that consume what it publishes (`subscribers`; their retry queues are theirs to
+        declare), and routes the types nobody consumes to the discarding queue (`unconsumed`). Raises
+        DeclarationFailed when the broker refuses one (it exists with other arguments), BrokerUnavailable when it
+        cannot be reached."""
         delays = list(retry_delays_ms)
         try:
             with self.connected() as conn:
                 channel = conn.channel()
                 self.declare_exchanges(channel)
+                for service, event_types in (subscribers or {}).items():
+                    self.declare_service(channel, service, event_types, [])
                 for service, event_types in consumers.items():
                     self.declare_service(channel, service, event_types, delays)
+                unconsumed = sorted(set(unconsumed))
+                if unconsumed:
+                    with self._declaring():
+                        self.unconsumed_queue(unconsumed)(channel).declare()
         except DeclarationFailed:
             raise
         except Exception as error:

@@ -135,6 +135,11 @@ class PublishRefused(Exception):
     routes it and it was published with ``mandatory=True``. RabbitMQ nacks or returns such a message."""
 
 
+def _discards(arguments: dict) -> bool:
+    """A queue of length 0 that drops its head keeps nothing: what is routed to it is accepted and forgotten."""
+    return arguments.get('x-max-length') == 0 and arguments.get('x-overflow', 'drop-head') == 'drop-head'
+
+
 def register() -> None:
     """Make ``sqlitebus://`` URLs resolve to this transport."""
     TRANSPORT_ALIASES[ALIAS] = f'{__name__}:Transport'
@@ -377,6 +382,9 @@ class Channel(virtual.Channel):
                 if not rows:
                     continue
                 arguments = loads(rows[0][0])
+                if _discards(arguments):  # routed, then dropped at once, as RabbitMQ does with a length of 0
+                    stored += 1
+                    continue
                 visible_at, targets, delivered = now, [queue], message
                 if 'x-message-ttl' in arguments and 'x-dead-letter-exchange' in arguments:
                     exchange = arguments['x-dead-letter-exchange']
@@ -469,7 +477,8 @@ class Channel(virtual.Channel):
             emulated = set(_DELAY_ARGUMENTS)
         else:
             emulated = _DEAD_LETTER_ARGUMENTS | _LENGTH_ARGUMENTS
-            if 'x-max-length' in arguments and arguments.get('x-overflow') != 'reject-publish':
+            if ('x-max-length' in arguments and arguments.get('x-overflow') != 'reject-publish'
+                    and not _discards(arguments)):
                 emulated -= {'x-max-length', 'x-overflow'}
         ignored = arguments.keys() - emulated - _HARMLESS_ARGUMENTS
         if ignored:
