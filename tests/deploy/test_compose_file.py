@@ -324,3 +324,9 @@ def test_the_harness_compose_file_offers_what_testing_py_expects():
     assert harness["postgres"]["ports"] == ["127.0.0.1::5432"]
     assert harness["rabbitmq"]["ports"] == ["127.0.0.1::5672"]
     assert all(service["healthcheck"]["test"] for service in harness.values())  # `up --wait` waits on them
+
+
+def test_every_worker_has_a_healthcheck_that_reads_its_status(services):
+    for name, service in services.items():
+        if name.endswith("-worker"):
+            assert service["healthcheck"]["test"] == ["CMD-SHELL", 'python -m "$$PACKAGE" health'], name
