@@ -307,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     bench = sub.add_parser("bench", help="mesures de performance (affiche des chiffres)")
     bench.add_argument("what", choices=["bus", "import", "search", "all"], nargs="?", default="all")
     bench.add_argument("--size", type=int, default=0, help="taille (0 : valeur par défaut de chaque mesure)")
+    bench.add_argument("--broker-url", help="bus : mesure aussi la publication sur ce RabbitMQ (amqp://...)")
     bench.set_defaults(func=cmd_bench)
     dead = sub.add_parser("dlq", help="lettres mortes : événements mis de côté par le bus (liste, détail, rejeu, "
                                       "suppression)")
