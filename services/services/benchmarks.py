@@ -1,6 +1,7 @@
 """`assmat bench`: figures measured on this machine (printed, never asserted).
 
-- bus: the embedded SQLite transport, one publisher process then two consumer processes;
+- bus: the embedded SQLite transport, one publisher process then two consumer processes; with
+  `--broker-url amqp://...`, publish_many's pipelined confirms on that RabbitMQ beside a plain kombu loop;
 - import: agrement-svc importing N demo rows into SQLite, then the same file again;
 - search: fiche-svc's search query over N synthetic fiches (national scale: 309,400);
 - sqlite: N reads through a service's session factory while another process keeps writing, each write
@@ -92,6 +93,8 @@ def main(args) -> int:
             from services import bench_bus
             with tempfile.TemporaryDirectory() as folder:
                 bench_bus.run(size, Path(folder) / "bench-bus.sqlite3")
+            if getattr(args, "broker_url", None):
+                bench_bus.run_amqp(args.broker_url, size)
         elif what == "sqlite":
             with tempfile.TemporaryDirectory() as folder:
                 sqlite_read_latency(size, Path(folder) / "bench-reads.sqlite3")

@@ -519,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     bench = sub.add_parser("bench", help="mesures de performance (affiche des chiffres)")
     bench.add_argument("what", choices=["bus", "import", "search", "sqlite", "all"], nargs="?", default="all")
     bench.add_argument("--size", type=int, default=0, help="taille (0 : valeur par défaut de chaque mesure)")
+    bench.add_argument("--broker-url", help="bus : mesure aussi la publication sur ce RabbitMQ (amqp://...)")
     bench.set_defaults(func=cmd_bench)
     settings = sub.add_parser("settings", help="liste les réglages (variables d'environnement) de chaque processus")
     settings.set_defaults(func=cmd_settings)

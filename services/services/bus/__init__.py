@@ -122,10 +122,14 @@ class _AmqpPublisher:
 
     def __init__(self, bus: "Bus"):
         self.connection = bus.connection()
-        connect(self.connection)
-        self.channel = self.connection.channel()
-        bus.declare_exchanges(self.channel)
-        self.channel.confirm_select()
+        try:
+            connect(self.connection)
+            self.channel = self.connection.channel()
+            bus.declare_exchanges(self.channel)
+            self.channel.confirm_select()
+        except BaseException:
+            dispose(self.connection)
+            raise
         self.channel.events["basic_ack"].add(self._on_ack)
         self.channel.events["basic_nack"].add(self._on_nack)
         self.channel.events["basic_return"].add(self._on_return)
@@ -190,9 +194,13 @@ class _SqlitePublisher:
         from services.bus.sqlite_transport import PublishRefused as Refused
         self._refused = Refused
         self.connection = bus.connection()
-        connect(self.connection)
-        self.channel = self.connection.channel()
-        bus.declare_exchanges(self.channel)
+        try:
+            connect(self.connection)
+            self.channel = self.connection.channel()
+            bus.declare_exchanges(self.channel)
+        except BaseException:
+            dispose(self.connection)
+            raise
         self.used_at = time.monotonic()
 
     def send(self, outgoing: list[Outgoing], timeout: float) -> list[str | None]:
@@ -307,7 +315,8 @@ class Bus:
             if isinstance(error, (socket.timeout, TimeoutError)):
                 raise BrokerUnavailable(f"the broker did not confirm {len(outgoing)} message(s) within "
                                         f"{timeout:g} s") from error
-            if _is_broker_failure(error):
+            if _is_broker_failure(error) or isinstance(error, DeclarationFailed):
+                # A refused declaration (the exchange changed by hand) stops all publishing, like an outage.
                 raise BrokerUnavailable(f"broker unavailable: {describe(error)}") from error
             raise
 
@@ -608,7 +617,7 @@ class ServiceConsumer:
         consumer.qos(prefetch_count=1)
         consumer.consume()
         probation = True
-        keepalive = _KeepAlive(self._beat(conn), self.keepalive_seconds)
+        keepalive = _KeepAlive(self._beat(conn), self._keepalive_interval(conn))
         self._set_state("consuming")
         self._check_unroutable(conn, force=True)
         try:
@@ -637,10 +646,23 @@ class ServiceConsumer:
         finally:
             keepalive.close()
 
+    def _keepalive_interval(self, conn) -> float:
+        """Often enough for the heartbeat (RabbitMQ) or the leases (SQLite) to never lapse."""
+        if self.bus.is_amqp:
+            lapse = conn.connection.heartbeat or self.bus.heartbeat
+        else:
+            lapse = float(conn.transport_options.get("visibility_timeout", 30.0))
+        return min(self.keepalive_seconds, lapse / 4)
+
     def _beat(self, conn) -> Callable[[], None]:
         if self.bus.is_amqp:
             raw = conn.connection
-            return lambda: raw.send_heartbeat() if raw.heartbeat else None
+
+            def beat() -> None:
+                if raw.heartbeat:
+                    with raw.transport.having_timeout(1.0):  # never stuck on a broker that stopped reading
+                        raw.send_heartbeat()
+            return beat
         return conn.heartbeat_check  # renews the leases of the messages held
 
     def _drain(self, conn, timeout: float) -> bool:

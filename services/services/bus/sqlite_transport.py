@@ -362,9 +362,10 @@ class Channel(virtual.Channel):
         db.executemany('INSERT INTO messages (queue, payload, visible_at) VALUES (?, ?, ?)',
                        [(queue, payload, visible_at) for queue in queues])
 
-    def _is_full(self, db, queue) -> bool:
-        rows = db.execute('SELECT arguments FROM queues WHERE name = ?', (queue,)).fetchall()
-        arguments = loads(rows[0][0]) if rows else {}
+    def _is_full(self, db, queue, arguments=None) -> bool:
+        if arguments is None:
+            rows = db.execute('SELECT arguments FROM queues WHERE name = ?', (queue,)).fetchall()
+            arguments = loads(rows[0][0]) if rows else {}
         limit = arguments.get('x-max-length')
         if limit is None or arguments.get('x-overflow') != 'reject-publish':
             return False
@@ -396,7 +397,7 @@ class Channel(virtual.Channel):
                     delivered = {**message, 'properties': {**message['properties'], 'delivery_info': {
                         **info, 'exchange': exchange, 'routing_key': routing_key}}}
                 for target in targets:
-                    if self._is_full(db, target):
+                    if self._is_full(db, target, arguments if target == queue else None):
                         refused.append(target)
                     else:
                         self._insert(db, [target], delivered, visible_at)

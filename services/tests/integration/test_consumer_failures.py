@@ -146,6 +146,31 @@ def test_a_consumer_paused_by_an_outage_stops_when_asked_and_its_messages_go_bac
     assert recorded(engine) == ["kept-1", "kept-2"] and dead_letters(bus) == []
 
 
+def test_a_handler_working_longer_than_the_heartbeat_or_the_lease_keeps_its_messages(backbone):
+    options = {} if backbone.amqp else {"transport_options": {"visibility_timeout": 0.5}}
+    bus = backbone.bus(heartbeat=1.0, **options)
+    bus.declare("fiche", TYPES, [50])
+    bus.publish(event("slow"))
+    handled: list[str] = []
+    working = threading.Event()
+
+    def slow(events):
+        working.set()
+        time.sleep(3.0)  # three heartbeats, six leases
+        handled.extend(e.subject for e in events)
+
+    states: list[tuple[str, str]] = []
+    worker = ServiceConsumer(bus, "fiche", TYPES, slow, [50], on_state=lambda s, d: states.append((s, d)))
+    thief = ServiceConsumer(bus, "fiche", TYPES, lambda events: handled.extend(e.subject for e in events), [50])
+    with running(worker):
+        assert working.wait(10)
+        with running(thief):  # would take the message if its lease lapsed
+            eventually(lambda: worker.handled == 1, timeout=10)
+            time.sleep(0.5)
+    assert handled == ["slow"] and thief.handled == 0
+    assert collapsed(states) == ["starting", "consuming"], states
+
+
 def test_poison_in_a_batch_is_found_by_replaying_the_batch_one_event_at_a_time(backbone):
     bus = backbone.bus()
     bus.declare("fiche", TYPES, [50])
