@@ -708,6 +708,12 @@ class ServiceConsumer:
         return True
 
     def _ack(self, messages: list) -> None:
+        if self.bus.is_amqp and len(messages) > 1:
+            # One frame for the batch: `multiple` also settles every earlier delivery of the channel, and those are
+            # all settled already (batches are taken from the front of the deliveries, in order; a message taken
+            # out of a batch was forwarded and acked on its own), so it settles exactly this batch.
+            max(messages, key=lambda message: message.delivery_tag).ack(multiple=True)
+            return
         batch = getattr(messages[0].channel, "batch", None)  # the SQLite transport: one transaction for all
         with batch() if batch is not None else contextlib.nullcontext():
             for message in messages:
