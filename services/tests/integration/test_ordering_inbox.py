@@ -150,6 +150,33 @@ def test_a_batch_costs_a_few_statements_whatever_its_size(session_factory):
     assert known <= 5, "subjects known: the inbox, the order (insert, locking read, update)"
 
 
+def test_a_batch_handler_gets_its_events_of_the_batch_in_one_call(session_factory):
+    """A projection that writes a batch's rows in a few statements is called once, with the events it must apply:
+    duplicates and older events left out, in the batch's order, at the place of the first one."""
+    assert handle_batch(session_factory, ORDERED, [event("a", 5, "A5")]) == 1
+    calls = []
+
+    def project_all(uow, events):
+        calls.append(("batch", [e.data["name"] for e in events]))
+        for e in events:
+            project(uow, e)
+
+    def each(uow, e):
+        calls.append(("each", e.data["name"]))
+        note(uow, e)
+
+    together = Subscription(project_all, ordered=True, batch=True)
+    subscriptions = {"agrement.modified": together, "agrement.granted": together,
+                     "mail.delivered": Subscription(each)}
+    repeated = event("b", 1, "B1", type_="agrement.granted")
+    batch = [event(type_="mail.delivered", name="M1"), repeated, event("a", 4, "A4 older"), repeated,
+             event(type_="mail.delivered", name="M2"), event("a", 6, "A6"), event("b", 2, "B2")]
+    assert handle_batch(session_factory, subscriptions, batch) == 5
+    assert calls == [("each", "M1"), ("batch", ["B1", "A6", "B2"]), ("each", "M2")]
+    assert names(session_factory) == {"a": "A6", "b": "B2"}
+    assert handle_batch(session_factory, subscriptions, [repeated]) == 0 and len(calls) == 3, "nothing to call"
+
+
 def test_a_batch_is_one_transaction_that_skips_duplicates_and_unsubscribed_types(session_factory):
     first, second = event("a", name="A"), event("b", name="B")
     subscriptions = {"agrement.modified": Subscription(note)}
