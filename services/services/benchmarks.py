@@ -5,7 +5,10 @@
 - import: agrement-svc importing N demo rows into SQLite, then the same file again;
 - search: fiche-svc's search query over N synthetic fiches (national scale: 309,400);
 - sqlite: N reads through a service's session factory while another process keeps writing, each write
-  transaction held 50 ms (as a worker's can be): the embedded default's reads must not wait for writers.
+  transaction held 50 ms (as a worker's can be): the embedded default's reads must not wait for writers;
+- relay: an outbox of N events published by the outbox relay, against a plain kombu publish loop (bench_pipeline);
+- pipeline: the whole portal's workers on fresh databases, an N-row extract imported, until every fiche is
+  searchable (bench_pipeline). Both take `--postgres-url` and `--broker-url`, else run on the embedded default.
 Service benchmarks run through `python -m <package> bench`, since the kernel never imports a service.
 """
 from __future__ import annotations
@@ -19,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_SIZES = {"bus": 10_000, "import": 20_000, "search": 309_400, "sqlite": 400}
+DEFAULT_SIZES = {"bus": 10_000, "import": 20_000, "search": 309_400, "sqlite": 400, "relay": 20_000,
+                 "pipeline": 20_000}
 
 
 def _service_bench(package: str, size: int) -> None:
@@ -85,11 +89,22 @@ def sqlite_read_latency(reads: int, path: Path, hold: float = 0.05, every: float
 
 
 def main(args) -> int:
-    wanted = ["bus", "import", "search", "sqlite"] if args.what == "all" else [args.what]
+    wanted = ["bus", "import", "search", "sqlite", "relay"] if args.what == "all" else [args.what]
     for what in wanted:
         size = args.size or DEFAULT_SIZES[what]
         print(f"== {what} ({size:,} items)", flush=True)
-        if what == "bus":
+        if what in ("relay", "pipeline"):
+            import json
+
+            from services import bench_pipeline
+            servers = {"postgres_url": getattr(args, "postgres_url", None),
+                       "broker_url": getattr(args, "broker_url", None)}
+            if what == "relay":
+                print(json.dumps(bench_pipeline.run_relay(size, **servers), sort_keys=True), flush=True)
+            else:
+                bench_pipeline.print_pipeline(bench_pipeline.run_pipeline(
+                    size, **servers, keep_logs=getattr(args, "keep_logs", False)))
+        elif what == "bus":
             from services import bench_bus
             with tempfile.TemporaryDirectory() as folder:
                 bench_bus.run(size, Path(folder) / "bench-bus.sqlite3")

@@ -517,9 +517,14 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--out", default="-")
     demo.set_defaults(func=cmd_demo_extract)
     bench = sub.add_parser("bench", help="mesures de performance (affiche des chiffres)")
-    bench.add_argument("what", choices=["bus", "import", "search", "sqlite", "all"], nargs="?", default="all")
+    bench.add_argument("what", choices=["bus", "import", "search", "sqlite", "relay", "pipeline", "all"], nargs="?",
+                       default="all", help="all : toutes sauf pipeline (longue)")
     bench.add_argument("--size", type=int, default=0, help="taille (0 : valeur par défaut de chaque mesure)")
-    bench.add_argument("--broker-url", help="bus : mesure aussi la publication sur ce RabbitMQ (amqp://...)")
+    bench.add_argument("--postgres-url", default=None,
+                       help="relay, pipeline : PostgreSQL où créer les bases de la mesure (sinon SQLite)")
+    bench.add_argument("--broker-url", default=None,
+                       help="bus, relay, pipeline : RabbitMQ à utiliser (amqp://… ; sinon le bus SQLite embarqué)")
+    bench.add_argument("--keep-logs", action="store_true", help="pipeline : garde les journaux des workers")
     bench.set_defaults(func=cmd_bench)
     settings = sub.add_parser("settings", help="liste les réglages (variables d'environnement) de chaque processus")
     settings.set_defaults(func=cmd_settings)

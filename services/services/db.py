@@ -20,6 +20,7 @@ gives an engine whose connections read. PostgreSQL is left as it was: its transa
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -31,6 +32,7 @@ READ_ONLY = "assmat_read_only"
 """Connection execution option: on SQLite, the connection's transactions are deferred and read-only."""
 _QUERY_ONLY = "assmat_query_only"   # the DBAPI connection's current PRAGMA query_only, in its pool record's info
 _WRITES = "assmat_writes"           # Session.info flag: every transaction of this session writes (UnitOfWork)
+_IDLE_SINCE = "assmat_idle_since"   # when a pooled connection was last given back, in its pool record's info
 _SQLITE_READONLY = 8                # sqlite3 primary result code of a write refused by PRAGMA query_only
 
 
@@ -90,10 +92,37 @@ def make_engine(url: str, **kwargs) -> Engine:
                     "`with session_factory() as session, session.begin():`") from original
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 5)
-    return sa.create_engine(url, **kwargs)
+    ping_after_idle = kwargs.pop("ping_after_idle", PING_AFTER_IDLE_SECONDS)
+    engine = sa.create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine, ping_after_idle)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 2.0
+
+
+def _ping_when_idle(engine: Engine, seconds: float) -> None:
+    """Check a pooled connection before use only when it sat idle in the pool longer than `seconds` (a database
+    restarted meanwhile would have closed it): pool_pre_ping checks every time, a round trip for every transaction,
+    which a busy worker (one transaction per batch) paid over and over for connections used a moment before. A
+    connection found dead is replaced (the pool retries with a new one)."""
+
+    @sa_event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection, record):
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @sa_event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, proxy):
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < seconds:  # just connected, or used moments ago
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise sa.exc.DisconnectionError(f"pooled connection unusable: {type(error).__name__}") from error
 
 
 def read_only(engine: Engine) -> Engine:

@@ -37,6 +37,14 @@ class FromContainer:
 
 
 @dataclasses.dataclass(frozen=True)
+class Batch:
+    """A handler of whole batches, `handler(uow, events)` (services.inbox.Subscription, `batch`): a projection that
+    reads and writes a batch's rows in a few statements instead of a few per event. `handler` may be a
+    FromContainer. Give the same Batch to every event type it handles, so that they come in one call."""
+    handler: Callable | FromContainer
+
+
+@dataclasses.dataclass(frozen=True)
 class ServiceManifest:
     name: str                                   # package, settings prefix (GEO_...), queue name (ns.geo)
     folder: str                                 # its folder in the repository (geo-svc)
@@ -47,8 +55,8 @@ class ServiceManifest:
     blueprints: Callable[[], list] = lambda: []  # imported lazily: the worker needs no Flask routes
     # Projections keep the newest state of another service's aggregate: the kernel applies an event only if its
     # sequence is newer than the one applied (services.ordering). Reactions act on every event (send a mail).
-    projections: Mapping[EventSpec, Callable | FromContainer] = dataclasses.field(default_factory=dict)
-    reactions: Mapping[EventSpec, Callable | FromContainer] = dataclasses.field(default_factory=dict)
+    projections: Mapping[EventSpec, Callable | FromContainer | Batch] = dataclasses.field(default_factory=dict)
+    reactions: Mapping[EventSpec, Callable | FromContainer | Batch] = dataclasses.field(default_factory=dict)
     publishes: tuple[EventSpec, ...] = ()
     commands: Mapping[str, Command] = dataclasses.field(default_factory=dict)
     background: tuple[BackgroundTask, ...] = ()
@@ -73,12 +81,18 @@ class ServiceManifest:
         """Event type -> services.inbox.Subscription, handlers that need the container built with it."""
         from services.inbox import Subscription
 
-        def bound(handler):
-            return handler.build(container) if isinstance(handler, FromContainer) else handler
+        built: dict[int, Callable] = {}  # one handler object per declared one: a batch handler groups by it
 
-        found = {spec.type: Subscription(bound(handler), ordered=True) for spec, handler in self.projections.items()}
-        found.update({spec.type: Subscription(bound(handler), ordered=False)
-                      for spec, handler in self.reactions.items()})
+        def subscription(handler, ordered: bool) -> Subscription:
+            batch = isinstance(handler, Batch)
+            declared = handler.handler if batch else handler
+            if id(declared) not in built:
+                built[id(declared)] = (declared.build(container) if isinstance(declared, FromContainer)
+                                       else declared)
+            return Subscription(built[id(declared)], ordered=ordered, batch=batch)
+
+        found = {spec.type: subscription(handler, True) for spec, handler in self.projections.items()}
+        found.update({spec.type: subscription(handler, False) for spec, handler in self.reactions.items()})
         return found
 
 

@@ -126,7 +126,7 @@ def new_instance_id() -> str:
 
 
 class OutboxRelay:
-    def __init__(self, session_factory: sessionmaker[Session], bus, batch_size: int = 200, *,
+    def __init__(self, session_factory: sessionmaker[Session], bus, batch_size: int = 500, *,
                  max_attempts: int = 10, publish_timeout: float = 10.0, lease_seconds: float = 60.0,
                  retry_backoff_seconds: float = 1.0, max_backoff_seconds: float = 300.0,
                  relay_id: str | None = None):
@@ -221,12 +221,15 @@ class OutboxRelay:
             positions = [row.position for row in rows]
             subjects = {row.subject for row in rows if row.subject is not None}
             # A subject's earliest pending row outside this claim: claimed by another relay, waiting for a retry,
-            # or not reached by this batch. Our rows of that subject after it must wait for it.
+            # or not reached by this batch. Our rows of that subject after it must wait for it. Only rows before our
+            # last one can hold one of ours back: bounding the positions keeps the lookup a short index range even
+            # when the planner has no statistics yet (a growing outbox: without the bound it read every pending row).
             earliest: dict[str, int] = {}
             if subjects:
                 earliest = dict(session.execute(
                     sa.select(OUTBOX.c.subject, sa.func.min(OUTBOX.c.position))
-                    .where(*pending, OUTBOX.c.subject.in_(subjects), OUTBOX.c.position.not_in(positions))
+                    .where(*pending, OUTBOX.c.subject.in_(subjects), OUTBOX.c.position < max(positions),
+                           OUTBOX.c.position.not_in(positions))
                     .group_by(OUTBOX.c.subject)).all())
             kept = [row for row in rows
                     if row.subject is None or row.position < earliest.get(row.subject, row.position + 1)]

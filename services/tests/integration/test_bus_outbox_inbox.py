@@ -133,6 +133,39 @@ def test_a_poison_event_is_retried_then_dead_lettered_with_its_error_and_the_que
     assert "cannot handle this one" in errors[0] and errors[1].startswith("not a valid event")
 
 
+def test_batches_are_settled_exactly_even_around_poison_and_garbage(stack):
+    """On RabbitMQ a batch is acknowledged with one frame (`multiple`): it must settle that batch and nothing else,
+    whatever was taken out of the batches before it (retried, dead-lettered)."""
+    _, make_bus, _ = stack
+    bus = make_bus()
+    bus.declare("fiche", ["agrement.granted"], [100])
+    good = []
+    for n in range(40):
+        if n == 12:
+            bus.publish(event("poison"))
+        elif n == 25:
+            with bus.connection() as conn:
+                conn.Producer(serializer="json").publish({"hello": "world"}, exchange=bus.exchange,
+                                                          routing_key="agrement.granted", declare=[bus.exchange])
+        else:
+            good.append(f"e{n}")
+            bus.publish(event(good[-1]))
+    handled = []
+
+    def handle(events):  # all or nothing, as a transaction
+        if any(e.subject == "poison" for e in events):
+            raise ValueError("cannot handle this one")
+        handled.extend(e.subject for e in events)
+
+    consumer = ServiceConsumer(bus, "fiche", ["agrement.granted"], handle, [100], prefetch=40, batch_size=10)
+    consumer.drain_for(3.0)
+    assert sorted(handled) == sorted(good), "each good event once"
+    assert consumer.retried == 1 and consumer.dead_lettered == 2
+    again = []
+    ServiceConsumer(bus, "fiche", ["agrement.granted"], lambda events: again.extend(events), [100]).drain_for(1.0)
+    assert again == [], "nothing left unacknowledged to come back"
+
+
 def test_inbox_makes_a_redelivered_event_a_no_op(stack):
     session_factory, _, _ = stack
 

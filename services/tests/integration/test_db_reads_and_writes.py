@@ -297,3 +297,29 @@ def test_postgresql_concurrent_writers_through_unit_of_work_all_succeed(pg_sessi
     assert errors == []
     with session_factory() as session:
         assert session.execute(sa.select(counters.c.value)).scalar_one() == 4
+
+
+def test_a_pooled_connection_is_checked_only_after_sitting_idle_and_replaced_when_dead(real_servers):
+    """A busy worker used to pay a round trip per transaction to check a connection used a moment before; one that
+    sat idle (a database restart may have closed it) is still checked, and replaced when dead."""
+    url = real_servers.database(f"ping_{uuid.uuid4().hex[:6]}")
+    engine = make_engine(url, ping_after_idle=0.5)
+    pings = []
+    do_ping = engine.dialect.do_ping
+    engine.dialect.do_ping = lambda dbapi_connection: pings.append(1) or do_ping(dbapi_connection)
+    session_factory = make_session_factory(engine)
+
+    def backend() -> int:
+        with session_factory() as session:
+            return session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+
+    first = backend()
+    assert backend() == first and pings == [], "used a moment before: no check"
+    admin = sa.create_engine(real_servers.postgres_url.replace("postgresql://", "postgresql+psycopg://"),
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+    admin.dispose()
+    time.sleep(0.7)
+    assert backend() != first and pings == [1], "idle, checked, found dead, replaced: the query still works"
+    engine.dispose()

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from services.db import kernel_tables, make_engine, make_session_factory
 from services.events import Event, InvalidEvent
 from services.inbox import INBOX, EventTooOld, Subscription, handle_batch, handle_once, prune
-from services.ordering import is_newer, last_sequence
+from services.ordering import is_newer, last_sequence, newer_events
 
 metadata = sa.MetaData()
 kernel_tables(metadata)
@@ -101,6 +101,82 @@ def test_is_newer_records_the_highest_sequence_per_stream(session_factory):
         assert last_sequence(session, "s", "identity.holders") == 6
 
 
+def test_a_batch_decides_as_one_event_after_the_other(session_factory):
+    """newer_events decides a batch at once: it must agree with is_newer applied in the batch's order, for subjects
+    already known and subjects never seen, even when a subject's events come out of order within the batch."""
+    assert handle_batch(session_factory, ORDERED, [event("known", 4, "K4"), event("skipped", 9, "S9")]) == 2
+    batch = [event("known", 5, "K5"), event("known", 3, "K3"), event("known", 7, "K7"), event("known", 6, "K6"),
+             event("new", 2, "N2"), event("new", 1, "N1"), event("new", 8, "N8"),
+             event("skipped", 9, "S9 again"), event("skipped", 8, "S8"), event("none", None, "sans séquence")]
+    applied = []
+    recording = {"agrement.modified": Subscription(lambda uow, e: (applied.append(e.data["name"]), project(uow, e)),
+                                                   ordered=True)}
+    assert handle_batch(session_factory, recording, batch) == 5
+    assert applied == ["K5", "K7", "N2", "N8", "sans séquence"], "applied in the batch's order"
+    assert names(session_factory) == {"known": "K7", "new": "N8", "skipped": "S9", "none": "sans séquence"}
+    with session_factory() as session:
+        assert [last_sequence(session, subject, "agrement-svc") for subject in ("known", "new", "skipped")] == [
+            7, 8, 9]
+        assert last_sequence(session, "none", "agrement-svc") is None
+
+
+def test_newer_events_keeps_each_stream_apart(session_factory):
+    with session_factory() as session, session.begin():
+        first, second = event("s", 5), event("s", 5)
+        assert newer_events(session, [(first, None), (second, "identity.holders")]) == {first.id, second.id}
+        assert newer_events(session, [(event("s", 5), None)]) == set()
+        assert last_sequence(session, "s", "identity.holders") == 5
+
+
+def test_a_batch_costs_a_few_statements_whatever_its_size(session_factory):
+    """One statement per event for the inbox and one for the order were most of a consumer's round trips."""
+    engine = session_factory.kw["bind"]
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        quiet = {"agrement.modified": Subscription(lambda uow, e: None, ordered=True)}
+        assert handle_batch(session_factory, quiet, [event(f"s{n}", n + 1) for n in range(200)]) == 200
+        first = len(statements)
+        statements.clear()
+        assert handle_batch(session_factory, quiet, [event(f"s{n}", n + 2) for n in range(200)]) == 200
+        known = len(statements)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert first <= 3, "subjects never seen: the inbox, the order"
+    assert known <= 5, "subjects known: the inbox, the order (insert, locking read, update)"
+
+
+def test_a_batch_handler_gets_its_events_of_the_batch_in_one_call(session_factory):
+    """A projection that writes a batch's rows in a few statements is called once, with the events it must apply:
+    duplicates and older events left out, in the batch's order, at the place of the first one."""
+    assert handle_batch(session_factory, ORDERED, [event("a", 5, "A5")]) == 1
+    calls = []
+
+    def project_all(uow, events):
+        calls.append(("batch", [e.data["name"] for e in events]))
+        for e in events:
+            project(uow, e)
+
+    def each(uow, e):
+        calls.append(("each", e.data["name"]))
+        note(uow, e)
+
+    together = Subscription(project_all, ordered=True, batch=True)
+    subscriptions = {"agrement.modified": together, "agrement.granted": together,
+                     "mail.delivered": Subscription(each)}
+    repeated = event("b", 1, "B1", type_="agrement.granted")
+    batch = [event(type_="mail.delivered", name="M1"), repeated, event("a", 4, "A4 older"), repeated,
+             event(type_="mail.delivered", name="M2"), event("a", 6, "A6"), event("b", 2, "B2")]
+    assert handle_batch(session_factory, subscriptions, batch) == 5
+    assert calls == [("each", "M1"), ("batch", ["B1", "A6", "B2"]), ("each", "M2")]
+    assert names(session_factory) == {"a": "A6", "b": "B2"}
+    assert handle_batch(session_factory, subscriptions, [repeated]) == 0 and len(calls) == 3, "nothing to call"
+
+
 def test_a_batch_is_one_transaction_that_skips_duplicates_and_unsubscribed_types(session_factory):
     first, second = event("a", name="A"), event("b", name="B")
     subscriptions = {"agrement.modified": Subscription(note)}
@@ -151,13 +227,16 @@ def test_prune_still_forgets_old_ids(session_factory):
     assert prune(session_factory, dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=5)) == 1
 
 
-def test_two_consumers_of_one_subject_at_once_end_on_the_newest_state(request, tmp_path):
+@pytest.mark.parametrize("known", [False, True], ids=["subject never seen", "subject known"])
+def test_two_consumers_of_one_subject_at_once_end_on_the_newest_state(request, tmp_path, known):
     """On PostgreSQL two workers may apply a subject's events concurrently: the older one, whichever commits
-    last, must not win."""
+    last, must not win; whether the subject is new (both insert its order row) or known (both lock it)."""
     url = request.getfixturevalue("real_servers").database(f"race_{uuid.uuid4().hex[:6]}")
     engine = make_engine(url)
     metadata.create_all(engine)
     session_factory = make_session_factory(engine)
+    if known:
+        assert handle_batch(session_factory, ORDERED, [event(sequence=1, name="Premier")]) == 1
     newer_holds_its_row, older_may_go = threading.Event(), threading.Event()
 
     def slow_project(uow, e):
@@ -172,13 +251,13 @@ def test_two_consumers_of_one_subject_at_once_end_on_the_newest_state(request, t
     newer.start()
     assert newer_holds_its_row.wait(10)
     older = threading.Thread(target=lambda: outcome.setdefault("older", handle_batch(
-        session_factory, ORDERED, [event(sequence=3, name="Lefèvre")])))
+        session_factory, ORDERED, [event("other", sequence=2, name="Autre"), event(sequence=3, name="Lefèvre")])))
     older.start()
     older.join(timeout=1)
     assert older.is_alive(), "the older event waits for the newer one's transaction"
     older_may_go.set()
     newer.join(timeout=10)
     older.join(timeout=10)
-    assert outcome == {"newer": 1, "older": 0}
-    assert names(session_factory) == {"280001": "Martin"}
+    assert outcome == {"newer": 1, "older": 1}, "the older batch applies only its other subject"
+    assert names(session_factory) == {"280001": "Martin", "other": "Autre"}
     engine.dispose()
