@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from identity.bootstrap import bootstrap
-from identity.holders.consumers import project_agrement_holder
+from identity.holders.consumers import project_agrement_holders
 from identity.settings import Settings, load_settings
 from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN
 from services.catalogue.identity import ACCOUNT_ACTIVATED, EMAIL_CONFIRMATION_REQUESTED
-from services.manifest import ServiceManifest
+from services.manifest import Batch, ServiceManifest
 
 
 def _blueprints():
@@ -17,6 +17,9 @@ def _blueprints():
     return [keys, activation, sessions]
 
 
+# One Batch for the three types, so a batch's agrément events come in one call, in their order.
+_HOLDERS = Batch(project_agrement_holders)
+
 MANIFEST = ServiceManifest(
     name="identity",
     folder="identity",
@@ -26,8 +29,7 @@ MANIFEST = ServiceManifest(
     container=bootstrap,
     blueprints=_blueprints,
     # Who may activate follows the newest state of each agrément.
-    projections={spec: project_agrement_holder
-                 for spec in (AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN)},
+    projections={spec: _HOLDERS for spec in (AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN)},
     publishes=(EMAIL_CONFIRMATION_REQUESTED, ACCOUNT_ACTIVATED),
     migrations="identity:migrations",
     default_port=8101,

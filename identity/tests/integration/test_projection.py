@@ -87,3 +87,34 @@ def test_a_malformed_event_fails_and_leaves_nothing_behind(session_factory, make
     # Not recorded as handled either: the consumer's retries, then its dead-letter queue, take it from here.
     with pytest.raises((ValueError, Refusal)):
         handle_once(session_factory, project_agrement_holder, event)
+
+
+def test_a_batch_is_projected_in_one_call_the_last_state_of_each_holder_winning(session_factory,
+                                                                                make_agrement_event):
+    """What the worker runs: the manifest's batch handler through the kernel's inbox, events with sequences."""
+    import dataclasses
+
+    from identity.service import MANIFEST
+    from services.inbox import handle_batch
+
+    with session_factory() as session, session.begin():
+        session.execute(accounts.insert().values(id="a1", role="assmat", pmi_number="123456", email="m@orange.fr",
+                                                 display_name="Marie Dupont", status="active", created_at=T0))
+    now = dt.datetime.now(dt.timezone.utc)
+    events = [dataclasses.replace(event, sequence=number) for number, event in enumerate([
+        make_agrement_event("123456", occurred_at=now),
+        make_agrement_event("654321", first_name="Zoé", occurred_at=now),
+        make_agrement_event("123456", agrement_events.AGREMENT_MODIFIED, last_name="Martin", occurred_at=now),
+        make_agrement_event("123456", agrement_events.AGREMENT_WITHDRAWN, last_name="Martin", status="withdrawn",
+                            occurred_at=now)], start=1)]
+    subscriptions = MANIFEST.subscriptions(container=None)
+    assert handle_batch(session_factory, subscriptions, events) == 4
+    assert (holder(session_factory)["last_name"], holder(session_factory)["agrement_status"]) == ("Martin",
+                                                                                                 "withdrawn")
+    assert holder(session_factory, "654321")["first_name"] == "Zoé"
+    with session_factory() as session:
+        assert session.execute(sa.select(accounts.c.display_name)).scalar() == "Marie Martin"
+    # The granted event delivered again later, with its old sequence: older than what is applied, it changes nothing.
+    late = dataclasses.replace(make_agrement_event("123456", occurred_at=now), sequence=1)
+    assert handle_batch(session_factory, subscriptions, [late]) == 0
+    assert holder(session_factory)["agrement_status"] == "withdrawn"
