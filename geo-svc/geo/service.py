@@ -4,11 +4,11 @@ from __future__ import annotations
 from geo.bootstrap import bootstrap
 from geo.communes.cli import load_reference_command
 from geo.communes.commands import load_reference_for
-from geo.places.consumers import locate_place_of_practice
+from geo.places.consumers import locate_places_of_practice
 from geo.settings import Settings, load_settings
 from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED
 from services.catalogue.geo import PLACE_LOCATED, PLACE_NEEDS_REVIEW
-from services.manifest import ServiceManifest
+from services.manifest import Batch, ServiceManifest
 
 
 def _blueprints():
@@ -16,6 +16,9 @@ def _blueprints():
     from geo.places.routes import bp as places
     return [communes, places]
 
+
+# One Batch for both types, so a batch's agrément events come in one call, in their order.
+_PLACES = Batch(locate_places_of_practice)
 
 MANIFEST = ServiceManifest(
     name="geo",
@@ -26,7 +29,7 @@ MANIFEST = ServiceManifest(
     container=bootstrap,
     blueprints=_blueprints,
     # The place follows the agrément's newest address: an older event arriving late must not move it back.
-    projections={AGREMENT_GRANTED: locate_place_of_practice, AGREMENT_MODIFIED: locate_place_of_practice},
+    projections={AGREMENT_GRANTED: _PLACES, AGREMENT_MODIFIED: _PLACES},
     publishes=(PLACE_LOCATED, PLACE_NEEDS_REVIEW),
     commands={"load-communes": load_reference_command},
     before_consuming=(load_reference_for,),

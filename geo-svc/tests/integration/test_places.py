@@ -65,3 +65,25 @@ def test_a_commune_missing_from_the_reference_goes_to_review(session_factory):
     assert event["type"] == "place.needs_review" and "inconnue" in event["data"]["reason"]
     with session_factory() as session:
         assert session.execute(sa.select(places.c.needs_review)).scalar_one() is True
+
+
+def test_a_batch_locates_each_place_once_at_its_last_address(session_factory):
+    """What the worker runs: the manifest's batch handler through the kernel's inbox."""
+    import dataclasses
+
+    from geo.service import MANIFEST
+    from services.inbox import handle_batch
+
+    events = [dataclasses.replace(event, sequence=number) for number, event in enumerate([
+        agrement_event(AGREMENT_GRANTED, subject="280001"),
+        agrement_event(AGREMENT_GRANTED, subject="280002", commune="75056", postcode="75001"),
+        agrement_event(AGREMENT_MODIFIED, subject="280001", address_line="3 place des Épars"),
+        agrement_event(AGREMENT_MODIFIED, subject="280001", address_line="3 place des Épars"),  # same address
+    ], start=1)]
+    assert handle_batch(session_factory, MANIFEST.subscriptions(container=None), events) == 4
+    with session_factory() as session:
+        rows = {row.place_id: row for row in session.execute(sa.select(places))}
+    assert rows["280001"].address_line == "3 place des Épars" and rows["280001"].precision == "municipality"
+    assert rows["280002"].needs_review  # Paris is not in the reference loaded for département 28
+    assert [(e["type"], e["subject"]) for e in emitted(session_factory)] == [
+        ("place.located", "280001"), ("place.needs_review", "280002")]
