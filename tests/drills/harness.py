@@ -221,9 +221,11 @@ class DrillPortal:
         """The service handled this event (applied it, or skipped it as a duplicate or as older than its state)."""
         return bool(self.scalar(package, "SELECT count(*) FROM inbox WHERE event_id = :id", id=event_id))
 
-    def dlq(self, *args: str) -> subprocess.CompletedProcess:
-        """`assmat dlq ...` on this drill's broker and namespace (direct, as an operator would run it)."""
-        return subprocess.run([sys.executable, "-m", "services.cli", "dlq", *args], env=self.env, capture_output=True,
+    def dlq(self, *args: str, without: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+        """`assmat dlq ...` on this drill's broker, namespace and databases (direct, as an operator would run it);
+        `without`: variables the operator's environment lacks (a service not deployed yet)."""
+        env = {name: value for name, value in self.env.items() if name not in without}
+        return subprocess.run([sys.executable, "-m", "services.cli", "dlq", *args], env=env, capture_output=True,
                               text=True, timeout=120)
 
     def readyz(self, base_url: str) -> tuple[int, dict]:

@@ -97,7 +97,7 @@ def test_an_event_nobody_was_bound_to_is_kept_and_replayed_once_its_consumer_exi
     timeline.mark("agrement.withdrawn published while no queue is bound to it")
     kept = [body for _, body in portal.peek("unroutable")]
     assert [body["id"] for body in kept] == [withdrawal.id], "the event was not kept in the unroutable queue"
-    listed = portal.dlq("list")
+    listed = portal.dlq("list", without=("IDENTITY_DATABASE_URL",))  # identity is not deployed yet
     assert listed.returncode == 0 and withdrawal.id in listed.stdout, listed.stdout + listed.stderr
     assert "unroutable" in listed.stdout
 
