@@ -1,4 +1,5 @@
-"""pytest plugin (loaded through the `pytest11` entry point): finds the real servers for the integration tiers.
+"""pytest plugin (loaded through the `pytest11` entry point): finds the real servers for the integration tiers, and
+gives tests a loopback TCP proxy to cut or stall them (`TcpProxy`, fixture `tcp_proxy`).
 
 Order, as the architecture asks: URLs in the environment (`TEST_POSTGRES_URL`, `TEST_BROKER_URL`), otherwise a
 docker-compose harness through testcontainers (`deploy/docker-compose.test.yml`) where a Docker engine answers,
@@ -9,10 +10,14 @@ expire on the broker once unused (BUS_QUEUE_EXPIRES_MS) and its databases are dr
 from __future__ import annotations
 
 import os
+import socket
+import struct
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -125,6 +130,215 @@ def eventually(check, timeout: float = 30.0, interval: float = 0.2, message: str
             return last
         time.sleep(interval)
     raise AssertionError(f"{message} after {timeout:.0f} s (last value: {last!r})")
+
+
+_DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "amqp": 5672, "pyamqp": 5672, "amqps": 5671,
+                  "http": 80, "https": 443}
+
+
+class _Link:
+    """One proxied connection: the client's socket, the server's, and the two pumps between them. The sockets are
+    closed by the last pump to end, never while the other one may still read or write them."""
+
+    def __init__(self, client: socket.socket):
+        self.client = client
+        self.server: socket.socket | None = None
+        self.aborted = False
+        self._pumps = 2
+        self._lock = threading.Lock()
+
+    def sockets(self) -> list[socket.socket]:
+        return [sock for sock in (self.client, self.server) if sock is not None]
+
+    def abort(self) -> None:
+        """Both ends closed at once, as when the server dies: blocked reads return, both pumps end."""
+        with self._lock:
+            self.aborted = True
+            for sock in self.sockets():
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def pump_ended(self) -> bool:
+        with self._lock:
+            self._pumps -= 1
+            last = self._pumps <= 0
+        if last:
+            for sock in self.sockets():
+                sock.close()
+        return last
+
+
+class TcpProxy:
+    """A loopback TCP proxy between a client and a server, to play outages in tests: listens on 127.0.0.1 (a free
+    port, `port`) and forwards every connection to `target_host:target_port`, one thread per direction.
+
+    - `cut()`: every connection is closed and new ones are reset as soon as they are accepted (a server down, a
+      network cut); clients get errors at once.
+    - `stall()`: connections stay open, new ones are accepted, but no byte is forwarded either way (a frozen node,
+      a broker blocked by a resource alarm); only heartbeats and timeouts can tell.
+    - `restore()` (or `resume()`): forwarding again; bytes held by a stall are delivered, cut connections stay
+      closed (clients reconnect).
+    - `close()`: stops listening and closes everything (the `tcp_proxy` fixture does it at teardown).
+
+    `url(url)` rewrites a URL (PostgreSQL, AMQP, HTTP) to go through the proxy, keeping credentials and path."""
+
+    def __init__(self, target_host: str, target_port: int, *, connect_timeout: float = 5.0):
+        self.target = (target_host, int(target_port))
+        self.connect_timeout = connect_timeout
+        self.host = "127.0.0.1"
+        self._listener = socket.create_server((self.host, 0), backlog=128)
+        self._listener.settimeout(0.2)  # the acceptor notices close() even if no client ever connects
+        self.port: int = self._listener.getsockname()[1]
+        self.mode = "open"  # open | stalled | cut
+        self.accepted = 0   # connections forwarded since the start
+        self.refused = 0    # connections reset because the proxy was cut
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self._links: set[_Link] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._acceptor = threading.Thread(target=self._accept, name=f"tcp-proxy-{self.port}", daemon=True)
+        self._acceptor.start()
+
+    @classmethod
+    def for_url(cls, url: str, **options) -> "TcpProxy":
+        """A proxy towards the host and port of `url` (the scheme's usual port when it names none)."""
+        parts = urlsplit(url)
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.split("+", 1)[0])
+        if port is None:
+            raise ValueError(f"no port in {parts.scheme}:// URL and none known for its scheme")
+        return cls(parts.hostname or "127.0.0.1", port, **options)
+
+    def url(self, url: str) -> str:
+        """`url` with its host and port replaced by the proxy's."""
+        parts = urlsplit(url)
+        userinfo, at, _ = parts.netloc.rpartition("@")
+        return parts._replace(netloc=f"{userinfo}{at}{self.host}:{self.port}").geturl()
+
+    @property
+    def connections(self) -> int:
+        """Connections open through the proxy now."""
+        with self._lock:
+            return len(self._links)
+
+    # -- faults --------------------------------------------------------------------------------------------------
+    def cut(self) -> None:
+        with self._lock:
+            self.mode = "cut"
+            links = list(self._links)
+        self._flowing.set()  # stalled pumps wake up, see their link aborted and drop what they hold
+        for link in links:
+            link.abort()
+
+    def stall(self) -> None:
+        with self._lock:
+            self.mode = "stalled"
+            self._flowing.clear()
+
+    def restore(self) -> None:
+        with self._lock:
+            self.mode = "open"
+            self._flowing.set()
+
+    resume = restore
+
+    def close(self) -> None:
+        self._closed = True
+        self.cut()
+        self._acceptor.join(timeout=5)
+
+    def __enter__(self) -> "TcpProxy":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- forwarding ----------------------------------------------------------------------------------------------
+    def _accept(self) -> None:
+        try:
+            while not self._closed:
+                try:
+                    client, _ = self._listener.accept()
+                except (socket.timeout, BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    return
+                client.settimeout(None)
+                if self.mode == "cut" or self._closed:
+                    self._reset(client)
+                    continue
+                threading.Thread(target=self._serve, args=(client,), name=f"tcp-proxy-{self.port}-link",
+                                 daemon=True).start()
+        finally:
+            self._listener.close()
+
+    def _reset(self, client: socket.socket) -> None:
+        """Close with RST (SO_LINGER 0): the client's next read or write fails at once, as if refused."""
+        self.refused += 1
+        try:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        client.close()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            server = socket.create_connection(self.target, timeout=self.connect_timeout)
+        except OSError:
+            self._reset(client)  # the real server is not there either
+            return
+        server.settimeout(None)
+        for sock in (client, server):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        link = _Link(client)
+        link.server = server
+        with self._lock:
+            if self.mode == "cut" or self._closed:  # cut while this link was being made
+                link.aborted = True
+            self._links.add(link)
+            self.accepted += 1
+        if link.aborted:
+            link.abort()
+        threading.Thread(target=self._pump, args=(link, server, client), name=f"tcp-proxy-{self.port}-down",
+                         daemon=True).start()
+        self._pump(link, client, server)
+
+    def _pump(self, link: _Link, source: socket.socket, destination: socket.socket) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:  # that side closed: tell the other one, and let its own pump finish
+                    try:
+                        destination.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
+                    return
+                self._flowing.wait()  # stalled: the bytes stay here, and the connection stays open
+                if link.aborted:
+                    return
+                destination.sendall(data)
+        except OSError:
+            link.abort()
+        finally:
+            if link.pump_ended():
+                with self._lock:
+                    self._links.discard(link)
+
+
+@pytest.fixture
+def tcp_proxy():
+    """`tcp_proxy(url)` -> a `TcpProxy` towards the host and port of `url`, closed after the test."""
+    proxies: list[TcpProxy] = []
+
+    def start(url: str) -> TcpProxy:
+        proxies.append(TcpProxy.for_url(url))
+        return proxies[-1]
+
+    yield start
+    for proxy in proxies:
+        proxy.close()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
