@@ -37,7 +37,7 @@ def services_up(real_servers, tmp_path_factory):
         portal.migrate()
         for package in SERVICES:
             portal.start_worker(package)
-        portal.identity_url = portal.start_web("identity")
+        portal.start_web("identity")
         portal.wait_workers_ready(*SERVICES)
         yield portal
     finally:
@@ -230,13 +230,13 @@ def test_a_worker_restarted_with_other_retry_delays_consumes_normally(portal, ti
 
 
 def test_a_stalled_broker_turns_readyz_red_and_back(portal, timeline):
-    status, body = portal.readyz(portal.identity_url)
+    status, body = portal.readyz(portal.web_urls["identity"])
     assert status == 200, body
     portal.broker_proxy.stall()
     stalled_at = timeline.mark("broker stalled (connections open, nothing forwarded)")
     try:
         def red():
-            status, body = portal.readyz(portal.identity_url)
+            status, body = portal.readyz(portal.web_urls["identity"])
             return status == 503 and body.get("checks", {}).get("worker", "ok") != "ok" and body
         body = eventually(red, timeout=2 * BUS_HEARTBEAT_SECONDS + 20, interval=0.5,
                           message="identity's /readyz stayed green with its broker stalled")
@@ -247,7 +247,7 @@ def test_a_stalled_broker_turns_readyz_red_and_back(portal, timeline):
     finally:
         portal.broker_proxy.restore()
     restored_at = timeline.mark("broker restored")
-    eventually(lambda: portal.readyz(portal.identity_url)[0] == 200, timeout=60, interval=0.5,
+    eventually(lambda: portal.readyz(portal.web_urls["identity"])[0] == 200, timeout=60, interval=0.5,
                message="identity's /readyz stayed red after the broker came back")
     timeline.figure("/readyz green again after", f"{timeline.mark('identity ready') - restored_at:.1f} s")
     event = stamped(AGREMENT_GRANTED.build("100041", agrement_data("100041")), 90)
