@@ -142,8 +142,11 @@ class DrillPortal:
         /readyz asks); the last beats of a worker killed a moment ago do not count."""
         for package in packages:
             pid = self.processes[f"{package}-worker"].pid
-            eventually(lambda: self.assert_alive() or self.worker_not_ready(package, pid) is None, timeout=timeout,
-                       interval=0.5, message=f"{package}'s worker not ready ({self.worker_not_ready(package, pid)})")
+            try:
+                eventually(lambda: self.assert_alive() or self.worker_not_ready(package, pid) is None,
+                           timeout=timeout, interval=0.5, message=f"{package}'s worker not ready")
+            except AssertionError as error:
+                raise AssertionError(f"{error}: {self.worker_not_ready(package, pid)}") from None
 
     def worker_not_ready(self, package: str, pid: int | None = None) -> str | None:
         """Why no worker of `package` (or none with process id `pid`) is ready, as /readyz would say; None: ready."""
