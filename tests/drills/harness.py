@@ -8,6 +8,7 @@ Checks read the databases and the broker directly, never through the proxies, so
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -25,11 +26,8 @@ from kombu import Consumer, Queue
 from services.bus import Bus, connect
 from services.cli import embedded_environment, portal_services
 from services.db import make_engine, make_session_factory
-from services.health import check_workers
+from services.health import not_ready_reason, read_states
 from services.testing import TcpProxy, eventually
-
-AGREMENT_TYPES = ("agrement.granted", "agrement.modified", "agrement.withdrawn")
-
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -70,6 +68,7 @@ class DrillPortal:
             env[f"{package.upper()}_DATABASE_URL"] = url
         self.env = env
         self.processes: dict[str, subprocess.Popen] = {}
+        self.web_urls: dict[str, str] = {}
         self._engines: dict[str, sa.Engine] = {}
         self._bus: Bus | None = None
 
@@ -111,20 +110,22 @@ class DrillPortal:
         return self._start(f"{package}-worker", [package, "worker"], self.process_env(package, overrides))
 
     def start_web(self, package: str) -> str:
-        """Start the service's web process; returns its base URL."""
+        """Start the service's web process; returns its base URL (also in `web_urls`)."""
         port = self.env[f"{package.upper()}_PORT"]
         self._start(f"{package}-web", [package, "web", "--host", "127.0.0.1", "--port", port],
                     self.process_env(package))
-        return f"http://127.0.0.1:{port}"
+        self.web_urls[package] = f"http://127.0.0.1:{port}"
+        return self.web_urls[package]
 
     def kill(self, name: str) -> None:
         """SIGKILL: no clean stop, no ack, no last commit."""
-        process = self.processes[name]
+        process = self.processes.pop(name)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
 
     def stop(self, name: str) -> None:
-        process = self.processes[name]
+        """SIGTERM: the clean stop of a deployment."""
+        process = self.processes.pop(name)
         process.terminate()
         try:
             process.wait(timeout=20)
@@ -137,13 +138,22 @@ class DrillPortal:
         assert not dead, f"processes ended unexpectedly: {dead} (logs in {self.log_dir})"
 
     def wait_workers_ready(self, *packages: str, timeout: float = 120) -> None:
-        """Until every worker of `packages` beats as consuming with an ok relay (what /readyz asks)."""
+        """Until the running worker process of each of `packages` beats as consuming with an ok relay (what
+        /readyz asks); the last beats of a worker killed a moment ago do not count."""
         for package in packages:
-            eventually(lambda: self.assert_alive() or self.worker_not_ready(package) is None, timeout=timeout,
-                       interval=0.5, message=f"{package}'s worker not ready ({self.worker_not_ready(package)})")
+            pid = self.processes[f"{package}-worker"].pid
+            try:
+                eventually(lambda: self.assert_alive() or self.worker_not_ready(package, pid) is None,
+                           timeout=timeout, interval=0.5, message=f"{package}'s worker not ready")
+            except AssertionError as error:
+                raise AssertionError(f"{error}: {self.worker_not_ready(package, pid)}") from None
 
-    def worker_not_ready(self, package: str) -> str | None:
-        return check_workers(make_session_factory(self.engine(package)), package, max_age_seconds=10)
+    def worker_not_ready(self, package: str, pid: int | None = None) -> str | None:
+        """Why no worker of `package` (or none with process id `pid`) is ready, as /readyz would say; None: ready."""
+        states = read_states(make_session_factory(self.engine(package)), package)
+        if pid is not None:  # worker ids are host:pid:random
+            states = [state for state in states if state.worker_id.rsplit(":", 2)[1] == str(pid)]
+        return not_ready_reason(states, package, dt.datetime.now(dt.timezone.utc), max_age_seconds=10)
 
     def log_lines(self, name: str, message: str) -> int:
         """How many log lines of process `name` carry `message` (JSON logs: its "msg")."""

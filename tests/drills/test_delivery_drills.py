@@ -37,7 +37,7 @@ def services_up(real_servers, tmp_path_factory):
         portal.migrate()
         for package in SERVICES:
             portal.start_worker(package)
-        portal.identity_url = portal.start_web("identity")
+        portal.start_web("identity")
         portal.wait_workers_ready(*SERVICES)
         yield portal
     finally:
@@ -71,10 +71,11 @@ def handled_everywhere(portal: DrillPortal, event: Event) -> None:
 
 
 def fiche_of(portal: DrillPortal, pmi_number: str):
-    return portal.rows("fiche", "SELECT f.fiche_id, f.last_name, f.commune_insee, f.status, f.published, "
+    rows = portal.rows("fiche", "SELECT f.fiche_id, f.last_name, f.commune_insee, f.status, f.published, "
                                 "p.commune_insee AS place_commune FROM fiches f "
                                 "LEFT JOIN places p ON p.place_id = f.place_id WHERE f.pmi_number = :n",
-                       n=pmi_number)[0]
+                       n=pmi_number)
+    return rows[0] if rows else None
 
 
 def geo_place(portal: DrillPortal, place_id: str):
@@ -100,7 +101,7 @@ def test_a_modification_delivered_before_its_grant_converges_on_the_modification
 
     publish(portal, modified)  # the newer state first...
     handled_everywhere(portal, modified)
-    eventually(lambda: fiche_of(portal, subject).place_commune == DREUX, timeout=60,
+    eventually(lambda: getattr(fiche_of(portal, subject), "place_commune", None) == DREUX, timeout=60,
                message="fiche-svc never heard where the place is")
     timeline.mark("agrement.modified (sequence 20) applied everywhere")
     publish(portal, granted)   # ...then the older one, late
@@ -125,7 +126,7 @@ def test_a_withdrawal_delivered_before_its_grant_leaves_the_agrement_withdrawn(p
     handled_everywhere(portal, withdrawn)
     handled_everywhere(portal, granted)
     timeline.mark("agrement.withdrawn (40) then agrement.granted (30) handled everywhere")
-    eventually(lambda: fiche_of(portal, subject).place_commune == CHARTRES, timeout=60,
+    eventually(lambda: getattr(fiche_of(portal, subject), "place_commune", None) == CHARTRES, timeout=60,
                message="fiche-svc never heard where the place is")
 
     fiche = fiche_of(portal, subject)
@@ -181,7 +182,8 @@ def test_a_poison_event_is_dead_lettered_after_its_retries_while_the_queue_moves
     assert portal.waiting("identity") == 0
     assert all(portal.waiting(f"identity.retry.{delay}ms") == 0 for delay in RETRY_DELAYS_MS)
     # Poison for identity only: the other services applied it.
-    assert fiche_of(portal, "100011").last_name == "POISON-A"
+    eventually(lambda: getattr(fiche_of(portal, "100011"), "last_name", None) == "POISON-A", timeout=30,
+               message="fiche-svc did not apply an event that is poison for identity only")
 
 
 @pytest.mark.skipif(not HAS_DLQ, reason=NO_DLQ)
@@ -230,13 +232,13 @@ def test_a_worker_restarted_with_other_retry_delays_consumes_normally(portal, ti
 
 
 def test_a_stalled_broker_turns_readyz_red_and_back(portal, timeline):
-    status, body = portal.readyz(portal.identity_url)
+    status, body = portal.readyz(portal.web_urls["identity"])
     assert status == 200, body
     portal.broker_proxy.stall()
     stalled_at = timeline.mark("broker stalled (connections open, nothing forwarded)")
     try:
         def red():
-            status, body = portal.readyz(portal.identity_url)
+            status, body = portal.readyz(portal.web_urls["identity"])
             return status == 503 and body.get("checks", {}).get("worker", "ok") != "ok" and body
         body = eventually(red, timeout=2 * BUS_HEARTBEAT_SECONDS + 20, interval=0.5,
                           message="identity's /readyz stayed green with its broker stalled")
@@ -247,7 +249,7 @@ def test_a_stalled_broker_turns_readyz_red_and_back(portal, timeline):
     finally:
         portal.broker_proxy.restore()
     restored_at = timeline.mark("broker restored")
-    eventually(lambda: portal.readyz(portal.identity_url)[0] == 200, timeout=60, interval=0.5,
+    eventually(lambda: portal.readyz(portal.web_urls["identity"])[0] == 200, timeout=60, interval=0.5,
                message="identity's /readyz stayed red after the broker came back")
     timeline.figure("/readyz green again after", f"{timeline.mark('identity ready') - restored_at:.1f} s")
     event = stamped(AGREMENT_GRANTED.build("100041", agrement_data("100041")), 90)
