@@ -414,12 +414,23 @@ def _outbox_relays(args) -> dict:
     return relays
 
 
+def _parked(name: str, relay) -> list:
+    """A service's parked rows; none (said on stderr) when its database cannot be read, e.g. not migrated yet."""
+    import sqlalchemy.exc
+
+    try:
+        return relay.parked()
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        print(f"{name} : outbox illisible ({type(error).__name__}), ignoré ; base migrée ?", file=sys.stderr)
+        return []
+
+
 def _parked_letters(relays: dict) -> list:
     from services.dlq import DeadLetter
 
     letters = []
     for name, relay in relays.items():
-        for row in relay.parked():
+        for row in _parked(name, relay):
             letters.append(DeadLetter(
                 id=row.event_id, source=f"outbox:{name}", queue=f"{name} outbox", event_type=row.event_type,
                 subject=row.subject, error=f"refused {row.attempts} times by the broker: {row.last_error or ''}",
@@ -475,8 +486,8 @@ def cmd_dlq(args) -> int:
         # Parked outbox rows: a replay puts them back in their relay's queue; a purge never deletes an event a
         # service recorded (it stays parked, for whoever must decide).
         if args.dlq_command == "replay":
-            for relay in relays.values():
-                parked_ids = {row.event_id for row in relay.parked()}
+            for name, relay in relays.items():
+                parked_ids = {row.event_id for row in _parked(name, relay)}
                 chosen = parked_ids if wanted is None else parked_ids & set(wanted)
                 if chosen:
                     relay.unpark(sorted(chosen))
