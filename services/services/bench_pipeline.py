@@ -23,6 +23,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,10 @@ WORKERS_READY_TIMEOUT = 180  # geo-svc loads the communes of all France before i
 # A queue the probe finds this long empty, with every outbox sent and every inbox complete, means the run is over.
 SETTLE_SAMPLES = 2
 PROBE_NAME = "assmat-bench-probe"  # its PostgreSQL connections, left out of the services' database CPU
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
 
 
 def _log(line: str) -> None:
@@ -438,7 +443,7 @@ def _run_timed(argv: list[str], env: dict[str, str], log_file: Path) -> tuple[fl
 # -- the pipeline ----------------------------------------------------------------------------------------------------
 
 def run_pipeline(size: int, postgres_url: str | None = None, broker_url: str | None = None, *,
-                 settle_timeout: float = 3600.0, keep_logs: bool = False) -> dict:
+                 settle_timeout: float = 7200.0, keep_logs: bool = False) -> dict:
     from services.bus import Bus
     from services.cli import ProcessGroup, embedded_environment, portal_services
 
@@ -461,6 +466,10 @@ def run_pipeline(size: int, postgres_url: str | None = None, broker_url: str | N
     })
     group = ProcessGroup(env, log_dir=folder / "logs")
     probe = bus = None
+    # Stopped by SIGTERM as by Ctrl-C: the clean-up below must run (workers, databases, queues, files).
+    previous_handler = None
+    if threading.current_thread() is threading.main_thread():
+        previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     figures: dict = {"bench": "pipeline", "size": size, "database": "postgresql" if postgres_url else "sqlite",
                      "broker": stores.broker_url.split(":")[0], "namespace": stores.namespace}
     try:
@@ -536,14 +545,18 @@ def run_pipeline(size: int, postgres_url: str | None = None, broker_url: str | N
                 last_report = time.monotonic()
                 _log(f"  t={latest.at:.0f} s: outbox pending {latest.pending}, handled {latest.inbox}, "
                      f"queued {latest.queued}, searchable {latest.searchable} ({_uptime()})")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"not settled after {settle_timeout:.0f} s")
+            if time.monotonic() > deadline:  # what was measured so far is still worth printing
+                _log(f"not settled after {settle_timeout:.0f} s: the figures below are partial")
+                break
         stop.set()
         sampler.join(5)
         probe.sample()
         cpu_after = {name: _cpu_seconds(process.pid) or 0.0 for name, process in group.processes.items()}
         db_cpu_after = _database_cpu(postgres_url, db_names)
         figures.update(_report(probe, consumed, expected, cpu_before, cpu_after, db_cpu_before, db_cpu_after))
+        figures["settled"] = settled >= SETTLE_SAMPLES
+        if not figures["settled"]:  # the count still grew: not the time every fiche became searchable
+            figures["searchable"]["seconds_after_import_start"] = None
         figures["load"] = _uptime()
         return figures
     except BaseException:
@@ -555,6 +568,8 @@ def run_pipeline(size: int, postgres_url: str | None = None, broker_url: str | N
         raise
     finally:
         group.stop_all()
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
         if probe is not None:
             probe.close()
         if bus is not None:
@@ -655,7 +670,9 @@ def print_pipeline(figures: dict) -> None:
                            if "database_cpu_ms_per_event" in rates else "")
         _log(f"consumer {name}: {rates['events']:,} events, {_rate(rates)}{cpu}")
     searchable = figures["searchable"]
-    if searchable["fiches"] is not None:
+    if not figures["settled"]:
+        _log(f"NOT SETTLED after {figures['settled_seconds']} s: {searchable['fiches']:,} fiches searchable so far")
+    elif searchable["fiches"] is not None:
         _log(f"every fiche searchable ({searchable['fiches']:,}) {searchable['seconds_after_import_start']} s after "
              f"the import started; everything settled after {figures['settled_seconds']} s")
     _log(f"plain kombu loop: {plain:,.0f}/s with confirms"

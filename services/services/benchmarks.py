@@ -103,7 +103,8 @@ def main(args) -> int:
                 print(json.dumps(bench_pipeline.run_relay(size, **servers), sort_keys=True), flush=True)
             else:
                 bench_pipeline.print_pipeline(bench_pipeline.run_pipeline(
-                    size, **servers, keep_logs=getattr(args, "keep_logs", False)))
+                    size, **servers, keep_logs=getattr(args, "keep_logs", False),
+                    settle_timeout=7200.0 if getattr(args, "timeout", None) is None else args.timeout))
         elif what == "bus":
             from services import bench_bus
             with tempfile.TemporaryDirectory() as folder:

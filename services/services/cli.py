@@ -536,6 +536,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--broker-url", default=None,
                        help="bus, relay, pipeline : RabbitMQ à utiliser (amqp://… ; sinon le bus SQLite embarqué)")
     bench.add_argument("--keep-logs", action="store_true", help="pipeline : garde les journaux des workers")
+    bench.add_argument("--timeout", type=float, default=7200.0,
+                       help="pipeline : secondes d'attente au plus après l'import (chiffres partiels au-delà)")
     bench.set_defaults(func=cmd_bench)
     settings = sub.add_parser("settings", help="liste les réglages (variables d'environnement) de chaque processus")
     settings.set_defaults(func=cmd_settings)

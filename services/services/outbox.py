@@ -323,15 +323,21 @@ class OutboxRelay:
                                 .values(sent_at=now, claimed_until=None, claimed_by=None))
             if outcome.refused:
                 updates = []
+                # One line per pass and reason, not per row: a queue that stays full refuses thousands of rows a
+                # minute, and a log line each was a good part of the relay's work.
+                refusals: dict[tuple[bool, str], list[tuple[int, int]]] = {}
                 for position, reason in outcome.refused.items():
                     count = attempts[position] + 1
                     parked = count >= self.max_attempts
                     delay = min(self.retry_backoff_seconds * 2 ** (count - 1), self.max_backoff_seconds)
                     updates.append({"p": position, "a": count, "e": reason, "pk": now if parked else None,
                                     "cu": None if parked else now + dt.timedelta(seconds=delay)})
-                    log.warning("outbox event parked: refused by the broker" if parked else
-                                "outbox event refused by the broker, will retry",
-                                extra={"position": position, "attempts": count, "error": reason})
+                    refusals.setdefault((parked, reason), []).append((position, count))
+                for (parked, reason), rows in refusals.items():
+                    log.warning("outbox events parked: refused by the broker" if parked else
+                                "outbox events refused by the broker, will retry",
+                                extra={"events": len(rows), "positions": [position for position, _ in rows[:20]],
+                                       "attempts": max(count for _, count in rows), "error": reason})
                 # The retry time goes in claimed_until with no owner: no relay claims the row before then.
                 session.execute(OUTBOX.update().where(OUTBOX.c.position == sa.bindparam("p"), unsent).values(
                     attempts=sa.bindparam("a"), last_error=sa.bindparam("e"), parked_at=sa.bindparam("pk"),

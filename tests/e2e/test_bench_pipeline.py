@@ -18,6 +18,7 @@ def test_bench_pipeline_measures_every_stage_and_cleans_up(real_servers):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["settled"] is True
     assert figures["import"]["rows"] == 40 and figures["import"]["rows_per_second"] > 0
     assert figures["relays"]["agrement"]["published"] == 40
     for consumer in ("geo", "identity", "fiche"):
