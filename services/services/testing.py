@@ -9,6 +9,7 @@ expire on the broker once unused (BUS_QUEUE_EXPIRES_MS) and its databases are dr
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import struct
@@ -346,3 +347,23 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_sep("!", "REAL-SERVER TIER SKIPPED", red=True, bold=True)
         terminalreporter.write_line(f"Integration and end-to-end tests did not run: {_skipped_reasons[0]}.")
         terminalreporter.write_line(f"CI sets {REQUIRE_VARIABLE}=1, which turns this skip into a failure.")
+
+
+def sample_event(subject: str, type_: str = "agrement.granted"):
+    """A minimal event of the catalogue's envelope, for the kernel's bus tests."""
+    from services.events import Event
+    return Event(type=type_, version=1, subject=subject, data={"n": subject}, producer="test")
+
+
+@contextlib.contextmanager
+def running(consumer):
+    """A ServiceConsumer in a thread, as the worker runs it; yields its stop event, and checks it stopped."""
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run_until, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "the consumer did not stop"

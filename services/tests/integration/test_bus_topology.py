@@ -5,37 +5,20 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 
 from services.bus import BrokerUnavailable, Bus, ServiceConsumer, each_event
 from services.db import kernel_tables, make_engine, make_session_factory
-from services.events import Event
 from services.settings import BaseSettings
-from services.testing import eventually
+from services.testing import eventually, running
+from services.testing import sample_event as event
 from services.inbox import Subscription
 from services.worker import serve_events
 
 TYPES = ["agrement.granted"]
 
-
-def event(subject: str, type_: str = "agrement.granted") -> Event:
-    return Event(type=type_, version=1, subject=subject, data={"n": subject}, producer="test")
-
-
-@contextmanager
-def running(consumer: ServiceConsumer):
-    stop = threading.Event()
-    thread = threading.Thread(target=consumer.run_until, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield stop
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-        assert not thread.is_alive()
 
 
 def drain(bus: Bus, service: str, types, seconds: float = 1.0, delays=(50,)) -> list[str]:

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -21,30 +20,14 @@ from services import dlq
 from services.bus import ServiceConsumer, connect
 from services.db import make_engine
 from services.events import Event, InvalidEvent
-from services.testing import eventually
+from services.testing import eventually, running
+from services.testing import sample_event as event
 
 TYPES = ["agrement.granted"]
 metadata = sa.MetaData()
 effects = sa.Table("effects", metadata, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
                    sa.Column("subject", sa.String(50), nullable=False, unique=True))
 
-
-def event(subject: str, type_: str = "agrement.granted") -> Event:
-    return Event(type=type_, version=1, subject=subject, data={"n": subject}, producer="test")
-
-
-@contextmanager
-def running(consumer: ServiceConsumer):
-    """The consumer in a thread, as the worker runs it, stopped (and checked stopped) at the end."""
-    stop = threading.Event()
-    thread = threading.Thread(target=consumer.run_until, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield stop
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "the consumer did not stop"
 
 
 def collapsed(states: list[tuple[str, str]]) -> list[str]:

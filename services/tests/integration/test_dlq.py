@@ -3,34 +3,16 @@ to its queue with a fresh count of attempts, an unroutable event to the exchange
 from __future__ import annotations
 
 import json
-import threading
-from contextlib import contextmanager
 
 import pytest
 
 from services import cli, dlq
 from services.bus import ServiceConsumer
-from services.events import Event
-from services.testing import eventually
+from services.testing import eventually, running
+from services.testing import sample_event as event
 
 TYPES = ["agrement.granted"]
 
-
-def event(subject: str, type_: str = "agrement.granted") -> Event:
-    return Event(type=type_, version=1, subject=subject, data={"n": subject}, producer="test")
-
-
-@contextmanager
-def running(consumer: ServiceConsumer):
-    stop = threading.Event()
-    thread = threading.Thread(target=consumer.run_until, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield consumer
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-        assert not thread.is_alive()
 
 
 class Handler:
@@ -61,7 +43,8 @@ def letters(backbone):
     bus.publish(event("p2"))
     bus.publish(event("early", "geo.place_wanted"))
     handler = Handler("p1", "p2")
-    with running(ServiceConsumer(bus, "fiche", TYPES, handler, [], batch_size=1)) as consumer:
+    consumer = ServiceConsumer(bus, "fiche", TYPES, handler, [], batch_size=1)
+    with running(consumer):
         eventually(lambda: consumer.dead_lettered == 3, timeout=10)
     return bus
 
@@ -99,7 +82,8 @@ def test_a_replayed_dead_letter_goes_back_to_its_service_with_its_attempts_reset
     assert [letter.id for letter in dlq.list_dead_letters(bus, ["fiche"], only="fiche")] == [p1.id, text.id]
     # Still failing: with its attempts reset, it is retried once more before coming back.
     still_failing = Handler("p2")
-    with running(ServiceConsumer(bus, "fiche", TYPES, still_failing, [50])) as consumer:
+    consumer = ServiceConsumer(bus, "fiche", TYPES, still_failing, [50])
+    with running(consumer):
         eventually(lambda: consumer.dead_lettered == 1, timeout=10)
     assert still_failing.calls == ["p2", "p2"] and consumer.retried == 1
     # Fixed: replayed again, it is handled.
