@@ -1,7 +1,8 @@
 """pytest plugin (loaded through the `pytest11` entry point): finds the real servers for the integration tiers, and
 gives tests a loopback TCP proxy to cut or stall them (`TcpProxy`, fixture `tcp_proxy`).
 
-Order, as the architecture asks: URLs in the environment (`TEST_POSTGRES_URL`, `TEST_BROKER_URL`), otherwise a
+Order, as the architecture asks: URLs in the environment (`TEST_POSTGRES_URL`, `TEST_BROKER_URL`, and
+`TEST_REDIS_URL` for the tests of the Redis backends, fixture `real_redis`), otherwise a
 docker-compose harness through testcontainers (`deploy/docker-compose.test.yml`) where a Docker engine answers,
 otherwise the tier is skipped LOUDLY (a banner in the summary). With `ASSMAT_REQUIRE_REAL_SERVERS=1` (CI) a skip
 becomes a failure. Every run gets its own databases and its own bus namespace, so runs never see each other's data; its queues
@@ -91,6 +92,34 @@ def _skip_or_fail(reason: str):
         pytest.fail(f"{message} ({REQUIRE_VARIABLE}=1 forbids skipping it)", pytrace=False)
     _skipped_reasons.append(reason)
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def real_redis(request):
+    """The URL of a Redis for this run, with a key prefix of its own (`redis_namespace`): the tests of the Redis
+    backends (throttling, sessions) run on it. Same order and same skip rule as the other servers."""
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    compose = None
+    if not redis_url:
+        compose_file = _compose_file(Path(str(request.config.rootpath)))
+        if compose_file is None or not _docker_available():
+            _skip_or_fail("set TEST_REDIS_URL, or run a Docker engine for testcontainers")
+        from testcontainers.compose import DockerCompose
+        compose = DockerCompose(str(compose_file.parent), compose_file_name=compose_file.name, wait=True,
+                                services=["redis"])
+        compose.start()
+        host, port = compose.get_service_host("redis", 6379), compose.get_service_port("redis", 6379)
+        redis_url = f"redis://{host}:{port}/0"
+    try:
+        yield redis_url
+    finally:
+        if compose is not None:
+            compose.stop()
+
+
+@pytest.fixture
+def redis_namespace() -> str:
+    return f"test_{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="session")
