@@ -36,6 +36,12 @@ agrement_holders = sa.Table(
     sa.Column("first_name", sa.String(100), nullable=False),
     sa.Column("last_name", sa.String(100), nullable=False),
     sa.Column("agrement_status", sa.String(20), nullable=False),
+    # Birth name: FranceConnect's family_name is checked against it. E-mail: the address the PMI knows, told when an
+    # account is activated with another one. Validity: an agrément that has not started or has ended opens nothing.
+    sa.Column("birth_name", sa.String(100)),
+    sa.Column("email", sa.String(254)),
+    sa.Column("validity_start", sa.Date),
+    sa.Column("validity_end", sa.Date),
     sa.Column("source_occurred_at", UtcDateTime, nullable=False),  # the event this row reflects; older ones lose
 )
 

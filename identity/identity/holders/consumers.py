@@ -23,12 +23,25 @@ from services.ordering import dialect_insert
 log = logging.getLogger("identity.holders")
 
 
-def _holder_values(event: Event) -> dict:
-    """The row an agrément event stands for; a malformed event raises (the kernel dead-letters it alone)."""
-    data = event.data
-    return {"pmi_number": parse_pmi_number(event.subject), "birth_date": dt.date.fromisoformat(data["birth_date"]),
+def _optional_date(value) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _state(data: dict) -> dict:
+    """What identity keeps of an agrément's state; a malformed event raises (the kernel dead-letters it alone)."""
+    return {"birth_date": dt.date.fromisoformat(data["birth_date"]),
             "first_name": (data.get("first_name") or "").strip(), "last_name": (data.get("last_name") or "").strip(),
-            "agrement_status": data["status"], "source_occurred_at": dt.datetime.fromisoformat(event.occurred_at)}
+            "birth_name": (data.get("birth_name") or "").strip() or None,
+            "email": (data.get("email") or "").strip().lower() or None,
+            "validity_start": _optional_date(data.get("validity_start")),
+            "validity_end": _optional_date(data.get("validity_end")),
+            "agrement_status": data["status"]}
+
+
+def _holder_values(event: Event) -> dict:
+    """The row an agrément event stands for."""
+    return {"pmi_number": parse_pmi_number(event.subject), **_state(event.data),
+            "source_occurred_at": dt.datetime.fromisoformat(event.occurred_at)}
 
 
 def project_agrement_holders(uow: UnitOfWork, events: list[Event]) -> None:
@@ -66,11 +79,8 @@ def project_agrement_holder(uow: UnitOfWork, event: Event) -> None:
     """agrement.granted / modified / withdrawn: keep who may activate. Each event carries the whole state, so
     keeping the newest one converges whatever the order of delivery; an older event changes nothing."""
     pmi_number = parse_pmi_number(event.subject)
-    data = event.data
     occurred_at = dt.datetime.fromisoformat(event.occurred_at)
-    values = {"birth_date": dt.date.fromisoformat(data["birth_date"]),
-              "first_name": (data.get("first_name") or "").strip(), "last_name": (data.get("last_name") or "").strip(),
-              "agrement_status": data["status"], "source_occurred_at": occurred_at}
+    values = {**_state(event.data), "source_occurred_at": occurred_at}
     session = uow.session
     known = session.execute(sa.select(agrement_holders.c.source_occurred_at)
                             .where(agrement_holders.c.pmi_number == pmi_number)).scalar()

@@ -13,6 +13,10 @@ class Holder:
     first_name: str
     last_name: str
     agrement_status: str
+    birth_name: str | None = None
+    email: str | None = None          # the address in the PMI's extract, if any
+    validity_start: dt.date | None = None
+    validity_end: dt.date | None = None
 
     @property
     def display_name(self) -> str:

@@ -36,9 +36,11 @@ def test_granted_keeps_only_what_identity_needs(session_factory, make_agrement_e
     handle_once(session_factory, project_agrement_holder,
                 make_agrement_event("123456", first_name=" Marie ", phone="0600000000", email="m@orange.fr"))
     row = holder(session_factory)
+    # The phone and the address stay out; the PMI's e-mail is kept only to warn of an activation elsewhere.
     assert dict(row) == {"pmi_number": "123456", "birth_date": dt.date(1980, 5, 17), "first_name": "Marie",
-                         "last_name": "Dupont", "agrement_status": "active",
-                         "source_occurred_at": row["source_occurred_at"]}
+                         "last_name": "Dupont", "agrement_status": "active", "birth_name": row["birth_name"],
+                         "email": "m@orange.fr", "validity_start": row["validity_start"],
+                         "validity_end": row["validity_end"], "source_occurred_at": row["source_occurred_at"]}
 
 
 def test_a_redelivered_event_is_handled_once(session_factory, make_agrement_event):
