@@ -31,6 +31,7 @@ _skipped_reasons: list[str] = []
 class RealServers:
     postgres_url: str          # an administrative URL (a database we may CREATE DATABASE from)
     broker_url: str
+    redis_url: str | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     _created: list[str] = field(default_factory=list)
 
@@ -95,26 +96,12 @@ def _skip_or_fail(reason: str):
 
 
 @pytest.fixture(scope="session")
-def real_redis(request):
-    """The URL of a Redis for this run, with a key prefix of its own (`redis_namespace`): the tests of the Redis
-    backends (throttling, sessions) run on it. Same order and same skip rule as the other servers."""
-    redis_url = os.environ.get("TEST_REDIS_URL")
-    compose = None
-    if not redis_url:
-        compose_file = _compose_file(Path(str(request.config.rootpath)))
-        if compose_file is None or not _docker_available():
-            _skip_or_fail("set TEST_REDIS_URL, or run a Docker engine for testcontainers")
-        from testcontainers.compose import DockerCompose
-        compose = DockerCompose(str(compose_file.parent), compose_file_name=compose_file.name, wait=True,
-                                services=["redis"])
-        compose.start()
-        host, port = compose.get_service_host("redis", 6379), compose.get_service_port("redis", 6379)
-        redis_url = f"redis://{host}:{port}/0"
-    try:
-        yield redis_url
-    finally:
-        if compose is not None:
-            compose.stop()
+def real_redis(real_servers):
+    """The URL of a Redis for this run (`TEST_REDIS_URL`, else the harness's compose file, which starts one beside
+    PostgreSQL and RabbitMQ); keys get a prefix of their own (`redis_namespace`). Same skip rule as the others."""
+    if not real_servers.redis_url:
+        _skip_or_fail("set TEST_REDIS_URL, or run a Docker engine for testcontainers")
+    return real_servers.redis_url
 
 
 @pytest.fixture
@@ -126,6 +113,7 @@ def redis_namespace() -> str:
 def real_servers(request):
     postgres_url = os.environ.get("TEST_POSTGRES_URL")
     broker_url = os.environ.get("TEST_BROKER_URL")
+    redis_url = os.environ.get("TEST_REDIS_URL")
     compose = None
     if not (postgres_url and broker_url):
         compose_file = _compose_file(Path(str(request.config.rootpath)))
@@ -138,7 +126,10 @@ def real_servers(request):
         mq_host, mq_port = compose.get_service_host("rabbitmq", 5672), compose.get_service_port("rabbitmq", 5672)
         postgres_url = postgres_url or f"postgresql://postgres:postgres@{pg_host}:{pg_port}/postgres"
         broker_url = broker_url or f"amqp://guest:guest@{mq_host}:{mq_port}//"
-    servers = RealServers(postgres_url=postgres_url, broker_url=broker_url)
+        if not redis_url:
+            redis_url = (f"redis://{compose.get_service_host('redis', 6379)}:"
+                         f"{compose.get_service_port('redis', 6379)}/0")
+    servers = RealServers(postgres_url=postgres_url, broker_url=broker_url, redis_url=redis_url)
     # The run's queues (in this process and in the services it starts) vanish once unused for 10 minutes.
     os.environ.setdefault("BUS_QUEUE_EXPIRES_MS", "600000")
     try:

@@ -318,11 +318,12 @@ def test_the_runtime_stage_serves_the_package_as_a_plain_user(services, tmp_path
 
 def test_the_harness_compose_file_offers_what_testing_py_expects():
     harness = yaml.safe_load((DEPLOY / "docker-compose.test.yml").read_text(encoding="utf-8"))["services"]
-    assert set(harness) == {"postgres", "rabbitmq"}
+    assert set(harness) == {"postgres", "rabbitmq", "redis"}
     assert harness["postgres"]["environment"] == {"POSTGRES_PASSWORD": "postgres"}  # postgres:postgres
     assert "environment" not in harness["rabbitmq"]  # the image's guest:guest
     assert harness["postgres"]["ports"] == ["127.0.0.1::5432"]
     assert harness["rabbitmq"]["ports"] == ["127.0.0.1::5672"]
+    assert harness["redis"]["ports"] == ["127.0.0.1::6379"]
     assert all(service["healthcheck"]["test"] for service in harness.values())  # `up --wait` waits on them
 
 
