@@ -86,3 +86,17 @@ signing_keys = sa.Table(
     sa.Column("private_jwk", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+# Every attempt at activating, logging in, resending or solving a captcha, and every spike of failures: who (masked
+# identifier and a short hash to group them, the account when known), from where, what happened. Never a secret.
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False, index=True),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("outcome", sa.String(30), nullable=False),
+    sa.Column("account_id", sa.String(36)),
+    sa.Column("identifier", sa.String(80)),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("detail", sa.Text),
+)
