@@ -15,7 +15,7 @@ from tests.e2e.portal import write_demo_extract
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-PASSWORD = "mot de passe du navigateur"
+PASSWORD = "une phrase secrète dans Chromium"
 
 
 @pytest.fixture(scope="module")
