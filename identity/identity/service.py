@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from identity.activation.cli import complete_registration_command
 from identity.bootstrap import bootstrap
+from identity.defences.throttle import purge_expired_keys
 from identity.holders.consumers import project_agrement_holders
 from identity.settings import Settings, load_settings
 from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN
@@ -45,6 +46,7 @@ MANIFEST = ServiceManifest(
     publishes=(EMAIL_CONFIRMATION_REQUESTED, ACCOUNT_ACTIVATED, ACTIVATION_ADDRESS_REPLACED,
                ACTIVATION_ELSEWHERE_NOTICE),
     commands={"complete-registration": complete_registration_command},
+    background=(purge_expired_keys,),
     migrations="identity:migrations",
     default_port=8101,
 )

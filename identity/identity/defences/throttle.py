@@ -162,3 +162,18 @@ class Throttle:
                                                                                      dt.timezone.utc).isoformat()})
             record_now(self.session_factory, "security_spike", "alert", at=now,
                        detail={"failures_this_minute": count, "threshold": self.spike_threshold})
+
+
+PURGE_EVERY_SECONDS = 300
+
+
+def purge_expired_keys(container, stop) -> None:
+    """The worker's sweep of the store: expired counters, locks and captcha answers leave the database table
+    (Redis expires its keys itself; there this is a no-op)."""
+    while not stop.wait(PURGE_EVERY_SECONDS):
+        try:
+            removed = container.store.purge()
+            if removed:
+                log.info("expired keys purged", extra={"keys": removed})
+        except Exception:  # a database hiccup: the next sweep does it
+            log.exception("expired keys not purged")
