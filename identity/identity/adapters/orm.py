@@ -9,6 +9,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from services.db import kernel_tables
+from services.expiring import expiring_keys
 
 
 class UtcDateTime(sa.TypeDecorator):
@@ -27,6 +28,9 @@ class UtcDateTime(sa.TypeDecorator):
 
 metadata = sa.MetaData()
 kernel_tables(metadata)
+# The kernel's expiring store, when it lives in this database (IDENTITY_STORE_URL empty): throttling counters and
+# locks, captcha answers. The store creates it on first use; migration 0004 creates it too, so the schema is whole.
+expiring_keys.to_metadata(metadata)
 
 # Who may activate: the part of the agrément events identity needs, nothing more.
 agrement_holders = sa.Table(

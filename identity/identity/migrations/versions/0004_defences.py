@@ -3,8 +3,8 @@
 Revision ID: 0004
 Revises: 0003
 
-The throttling counters and captcha answers live in the kernel's expiring store (Redis, or a table the store
-creates itself in this database): nothing to migrate for them.
+kernel_expiring_keys: the kernel's expiring store (throttling counters and locks, captcha answers) when it lives in
+this database. The store creates it on first use as well, so it is created here only if missing.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -28,8 +28,19 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text),
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    if not sa.inspect(op.get_bind()).has_table("kernel_expiring_keys"):
+        op.create_table(
+            "kernel_expiring_keys",
+            sa.Column("key", sa.String(200), primary_key=True),
+            sa.Column("value", sa.Text),
+            sa.Column("counter", sa.BigInteger, nullable=False),
+            sa.Column("expires_at", sa.Float, nullable=False),
+        )
+        op.create_index("ix_kernel_expiring_keys_expires_at", "kernel_expiring_keys", ["expires_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_kernel_expiring_keys_expires_at", "kernel_expiring_keys")
+    op.drop_table("kernel_expiring_keys")
     op.drop_index("ix_audit_log_at", "audit_log")
     op.drop_table("audit_log")
