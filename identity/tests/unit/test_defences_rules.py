@@ -38,3 +38,13 @@ def test_an_answer_is_read_without_case_spaces_or_dashes(typed):
 def test_anything_else_does_not_match(typed):
     assert not matches("AK3FX", typed)
     assert normalize("x" * 100) == ""
+
+
+def test_the_audit_keeps_no_clear_identifier_and_no_secret():
+    from identity.audit.domain import clean_detail, masked_identifier
+    assert masked_identifier("280153").startswith("28••53#") and "280153" not in masked_identifier("280153")
+    assert masked_identifier("Marie.Dupont@Orange.fr").startswith("ma•••@orange.fr#")
+    assert masked_identifier("280153") != masked_identifier("280154")
+    assert masked_identifier(None) is None
+    detail = clean_detail({"reason": "weak_password", "password": "x", "captcha_answer": "AK3FX", "ticket": "t"})
+    assert detail == '{"reason": "weak_password"}'
