@@ -13,6 +13,9 @@ ALPHABET = "ACEFHJKMNPRTUVWXY34679"
 LENGTH = 5                    # 22^5 = 5.2 million answers: guessing one blindly is hopeless, typing it is quick
 LIFETIME_SECONDS = 600        # long enough to read, listen twice and type; short enough that a stock is stale
 ANSWER_MAX_LENGTH = 32
+# Drawings of one challenge (image and sound together): a person reloads the page or replays the sound a few
+# times; beyond this, someone is making us spend CPU (the sound takes tens of milliseconds to mix).
+MAX_RENDERINGS = 12
 
 
 def new_answer() -> str:

@@ -6,9 +6,11 @@ from __future__ import annotations
 from flask import Response, abort, jsonify
 
 from identity.accounts.domain.refusals import Refusal
-from identity.captcha.commands import new_challenge, read_challenge
+from identity.captcha.commands import PREFIX, new_challenge, read_challenge
+from identity.captcha.domain import LIFETIME_SECONDS, MAX_RENDERINGS
 from identity.captcha.render import render_png, render_wav
 from identity.defences import gates
+from identity.defences.throttle import Throttled
 from identity.web import blueprint, current_container
 
 bp = blueprint("captcha", __name__)
@@ -33,15 +35,23 @@ def _challenge(challenge_id: str) -> tuple[str, str]:
     return challenge
 
 
+def _to_draw(challenge_id: str) -> tuple[str, str]:
+    challenge = _challenge(challenge_id)
+    drawn = current_container().store.hit(f"{PREFIX}drawn:{challenge_id}", LIFETIME_SECONDS, now=_now())
+    if drawn > MAX_RENDERINGS:
+        raise Throttled(LIFETIME_SECONDS)
+    return challenge
+
+
 @bp.get("/api/captcha/<challenge_id>.png")
 def image(challenge_id: str):
-    answer, seed = _challenge(challenge_id)
+    answer, seed = _to_draw(challenge_id)
     return Response(render_png(answer, seed), mimetype="image/png")
 
 
 @bp.get("/api/captcha/<challenge_id>.wav")
 def audio(challenge_id: str):
-    answer, seed = _challenge(challenge_id)
+    answer, seed = _to_draw(challenge_id)
     return Response(render_wav(answer, seed), mimetype="audio/wav")
 
 

@@ -327,3 +327,11 @@ def test_a_spike_of_failures_is_logged_and_counted(client, flow, container, sett
     assert summary["spikes_last_day"] == 1 and summary["spikes"][0]["failures_this_minute"] == 8
     assert summary["failures_this_minute"] >= 8 and summary["failures_last_hour"] >= 8
     assert summary["by_action_last_hour"]["activation_check"]["failures"] >= 8
+
+
+def test_one_challenge_is_drawn_a_dozen_times_at_most(client):
+    from identity.captcha.domain import MAX_RENDERINGS
+    challenge = client.post("/api/captcha").json["id"]
+    codes = [client.get(f"/api/captcha/{challenge}.{'png' if n % 2 else 'wav'}").status_code
+             for n in range(MAX_RENDERINGS + 2)]
+    assert codes == [200] * MAX_RENDERINGS + [429, 429]
