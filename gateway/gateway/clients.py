@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import requests
+from flask import has_request_context, request
 
 from services import correlation
+from services.web import client_ip, parse_networks
 
 log = logging.getLogger("gateway.clients")
 
@@ -25,9 +27,10 @@ _FALLBACK_MESSAGES = {404: "Ressource introuvable.", 401: "Authentification requ
 
 
 class DownstreamError(Exception):
-    def __init__(self, status: int, code: str, message: str, service: str = ""):
+    def __init__(self, status: int, code: str, message: str, service: str = "", retry_after: int | None = None):
         super().__init__(f"{service}: {status} {code}")
         self.status, self.code, self.message, self.service = status, code, message, service
+        self.retry_after = retry_after  # seconds, on a 429 too_many_attempts
 
 
 class ServiceUnavailable(Exception):
@@ -47,8 +50,9 @@ def _segment(value: str) -> str:
 class Downstream:
     """The one HTTP helper under every client."""
 
-    def __init__(self, service: str, base_url: str, http: requests.Session):
+    def __init__(self, service: str, base_url: str, http: requests.Session, trusted_proxies: tuple = ()):
         self.service, self.base_url, self.http = service, base_url.rstrip("/"), http
+        self.trusted_proxies = trusted_proxies
 
     def request(self, method: str, path: str, *, token: str | None = None, params: dict | None = None,
                 json: dict | None = None, accept: str = "application/json",
@@ -58,6 +62,10 @@ class Downstream:
             headers[correlation.HEADER] = correlation.current()
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if has_request_context():
+            # The services throttle per client address: they get the browser's, as the gateway itself judged it
+            # (its own trusted proxies only); they believe the header from the gateway's address alone.
+            headers["X-Forwarded-For"] = client_ip(request, self.trusted_proxies)
         try:
             response = self.http.request(method, self.base_url + path, params=params, json=json, headers=headers,
                                          timeout=timeout, allow_redirects=False)
@@ -84,13 +92,16 @@ class Downstream:
             raise ServiceUnavailable(self.service) from None
 
     def _refusal(self, response: requests.Response) -> DownstreamError:
+        retry_after = None
         try:
             error = response.json()["error"]
             code, message = str(error["code"]), str(error["message"])
-        except (ValueError, KeyError, TypeError):
+            if isinstance(error.get("retry_after"), int):
+                retry_after = error["retry_after"]
+        except (ValueError, KeyError, TypeError, AttributeError):
             code = f"http_{response.status_code}"
             message = _FALLBACK_MESSAGES.get(response.status_code, "La demande a été refusée.")
-        return DownstreamError(response.status_code, code, message, self.service)
+        return DownstreamError(response.status_code, code, message, self.service, retry_after)
 
     def health(self) -> None:
         self.request("GET", "/healthz", timeout=HEALTH_TIMEOUT)
@@ -118,9 +129,21 @@ class FicheClient(ServiceClient):
 
 
 class IdentityClient(ServiceClient):
-    def check_activation(self, pmi_number: str, birth_date: str) -> dict:
+    def check_activation(self, pmi_number: str, birth_date: str, captcha: dict | None = None) -> dict:
         return self.downstream.json("POST", "/api/activation/check",
-                                    json={"pmi_number": pmi_number, "birth_date": birth_date})
+                                    json={"pmi_number": pmi_number, "birth_date": birth_date, **(captcha or {})})
+
+    def new_captcha(self) -> dict:
+        """A new challenge: `{"id", "image", "audio"}` (identity's paths; the pages use the gateway's)."""
+        return self.downstream.json("POST", "/api/captcha")
+
+    def captcha_media(self, challenge_id: str, kind: str) -> tuple[bytes, str]:
+        """The image (`png`) or sound (`wav`) of a challenge, as (bytes, content type)."""
+        response = self.downstream.request("GET", f"/api/captcha/{_segment(challenge_id)}.{kind}", accept="*/*")
+        return response.content, response.headers.get("Content-Type", "application/octet-stream")
+
+    def security_summary(self, token: str) -> dict:
+        return self.downstream.json("GET", "/api/security/summary", token=token)
 
     def complete_activation(self, ticket: str, email: str, password: str) -> dict:
         return self.downstream.json("POST", "/api/activation/complete",
@@ -132,8 +155,9 @@ class IdentityClient(ServiceClient):
     def resend_activation(self, ticket: str) -> dict:
         return self.downstream.json("POST", "/api/activation/resend", json={"ticket": ticket})
 
-    def login(self, pmi_number: str, password: str) -> dict:
-        return self.downstream.json("POST", "/api/sessions", json={"pmi_number": pmi_number, "password": password})
+    def login(self, pmi_number: str, password: str, captcha: dict | None = None) -> dict:
+        return self.downstream.json("POST", "/api/sessions", json={"pmi_number": pmi_number, "password": password,
+                                                                   **(captcha or {})})
 
     def refresh(self, refresh_token: str) -> dict:
         return self.downstream.json("POST", "/api/sessions/refresh", json={"refresh_token": refresh_token})
@@ -166,11 +190,12 @@ class Clients:
     @classmethod
     def build(cls, settings, http: requests.Session | None = None) -> Clients:
         http = http or requests.Session()
-        return cls(identity=IdentityClient(Downstream("identity", settings.identity_url, http)),
-                   agrement=AgrementClient(Downstream("agrement-svc", settings.agrement_url, http)),
-                   fiche=FicheClient(Downstream("fiche-svc", settings.fiche_url, http)),
-                   geo=GeoClient(Downstream("geo-svc", settings.geo_url, http)),
-                   notify=NotifyClient(Downstream("notify-svc", settings.notify_url, http)))
+        proxies = parse_networks(getattr(settings, "trusted_proxies", ""))
+        return cls(identity=IdentityClient(Downstream("identity", settings.identity_url, http, proxies)),
+                   agrement=AgrementClient(Downstream("agrement-svc", settings.agrement_url, http, proxies)),
+                   fiche=FicheClient(Downstream("fiche-svc", settings.fiche_url, http, proxies)),
+                   geo=GeoClient(Downstream("geo-svc", settings.geo_url, http, proxies)),
+                   notify=NotifyClient(Downstream("notify-svc", settings.notify_url, http, proxies)))
 
     def readiness(self) -> dict[str, Callable[[], None]]:
         """The gateway is ready when every service it calls answers its liveness probe."""

@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     departement: str = setting("28", help="code of the département the portal serves (narrows commune searches)")
     departement_name: str = setting("Eure-et-Loir")
     pmi_phone: str = setting("02 37 20 12 82", help="PMI central's phone, shown in help and error pages")
+    # The reverse proxy in front of the gateway, if any: only its X-Forwarded-For is believed (empty: none, the
+    # browser's own address counts, and a forged header changes nothing).
+    trusted_proxies: str = setting("", help="addresses or CIDR blocks (comma separated) of the reverse proxy in "
+                                            "front of the gateway; empty: the header X-Forwarded-For is ignored")
     session_idle_minutes: int = setting(30)
     session_absolute_hours: int = setting(12)
 

@@ -14,6 +14,16 @@ URLS = {"identity": "http://identity.test", "agrement": "http://agrement.test", 
         "geo": "http://geo.test", "notify": "http://notify.test"}
 
 
+CAPTCHA = {"id": "challenge-0001", "image": "/api/captcha/challenge-0001.png",
+           "audio": "/api/captcha/challenge-0001.wav"}
+SOLVED = {"captcha_id": "challenge-0001", "captcha_answer": "ak3fx"}
+
+
+def calls_to(downstream, path: str) -> list:
+    """The calls the gateway made to one path of a service, in order."""
+    return [call for call in downstream.calls if call.request.url.split("?")[0].endswith(path)]
+
+
 def make_settings(environment: str = "test", **extra: str) -> Settings:
     environ = {"ASSMAT_ENV": environment, "GATEWAY_SECRET_KEY": "test-secret-key",
                **{f"GATEWAY_{name.upper()}_URL": url for name, url in URLS.items()}, **extra}
@@ -35,6 +45,8 @@ class FakeClock:
 def downstream():
     """Every HTTP call the gateway makes; an unregistered URL fails like a service that is down."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        # Pages with a captcha ask identity for a challenge each time they are shown.
+        mock.add(responses.POST, f"{URLS['identity']}/api/captcha", json=CAPTCHA, status=201)
         yield mock
 
 

@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 
 
 from identity.adapters.keys import SigningKeys, local_token_verifier
+from identity.defences.throttle import Throttle
 from identity.settings import Settings
 from services.auth import TokenVerifier
 from services.bootstrap import ServiceContainer
+from services.expiring import ExpiringStore, open_store
+from services.web import parse_networks
 
 
 def utc_now() -> dt.datetime:
@@ -20,12 +23,21 @@ def utc_now() -> dt.datetime:
 class Container(ServiceContainer):
     keys: SigningKeys
     verifier: TokenVerifier
-    clock: Callable[[], dt.datetime] = field(default=utc_now)  # tests move time forward through it
+    store: ExpiringStore | None = None      # throttling counters, captcha answers
+    throttle: Throttle | None = None
+    trusted_proxies: tuple = ()
+    # Tests move time forward by replacing it; the throttle reads it through the container, so it follows.
+    clock: Callable[[], dt.datetime] = field(default=utc_now)
 
 
 def bootstrap(settings: Settings) -> Container:
     parts = ServiceContainer.parts(settings)
     keys = SigningKeys(parts["session_factory"])
-    return Container(**parts, keys=keys,
-                     verifier=local_token_verifier(keys, settings.token_issuer, settings.token_audience,
-                                                   settings.jwks_refresh_seconds))
+    container = Container(**parts, keys=keys,
+                          verifier=local_token_verifier(keys, settings.token_issuer, settings.token_audience,
+                                                        settings.jwks_refresh_seconds),
+                          trusted_proxies=parse_networks(settings.trusted_proxies))
+    container.store = open_store(settings.store_url or settings.database_url, namespace="identity",
+                                 engine=None if settings.store_url else parts["engine"])
+    container.throttle = Throttle(container.store, lambda: container.clock(), parts["session_factory"])
+    return container

@@ -1,20 +1,32 @@
 """identity declared once: the kernel derives its web app, worker, commands, queue and settings list from this."""
 from __future__ import annotations
 
+from identity.activation.cli import complete_registration_command
 from identity.bootstrap import bootstrap
+from identity.defences.throttle import purge_expired_keys
 from identity.holders.consumers import project_agrement_holders
 from identity.settings import Settings, load_settings
 from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN
-from services.catalogue.identity import ACCOUNT_ACTIVATED, EMAIL_CONFIRMATION_REQUESTED
+from services.catalogue.identity import (
+    ACCOUNT_ACTIVATED, ACTIVATION_ADDRESS_REPLACED, ACTIVATION_ELSEWHERE_NOTICE, EMAIL_CONFIRMATION_REQUESTED)
 from services.manifest import Batch, ServiceManifest
 
 
 def _blueprints():
     # One per capability: a new capability adds its folder and a line here.
     from identity.activation.routes import bp as activation
+    from identity.audit.routes import bp as security
+    from identity.captcha.routes import bp as captcha
     from identity.keys.routes import bp as keys
     from identity.sessions.routes import bp as sessions
-    return [keys, activation, sessions]
+    return [keys, activation, sessions, captcha, security]
+
+
+def _init_app(app, container) -> None:
+    # The captcha's answer is readable by tests only in local and test runs; elsewhere the route is not there.
+    if container.settings.is_local:
+        from identity.captcha.routes import test_hook_blueprint
+        app.register_blueprint(test_hook_blueprint())
 
 
 # One Batch for the three types, so a batch's agrément events come in one call, in their order.
@@ -28,9 +40,13 @@ MANIFEST = ServiceManifest(
     load_settings=load_settings,
     container=bootstrap,
     blueprints=_blueprints,
+    init_app=_init_app,
     # Who may activate follows the newest state of each agrément.
     projections={spec: _HOLDERS for spec in (AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN)},
-    publishes=(EMAIL_CONFIRMATION_REQUESTED, ACCOUNT_ACTIVATED),
+    publishes=(EMAIL_CONFIRMATION_REQUESTED, ACCOUNT_ACTIVATED, ACTIVATION_ADDRESS_REPLACED,
+               ACTIVATION_ELSEWHERE_NOTICE),
+    commands={"complete-registration": complete_registration_command},
+    background=(purge_expired_keys,),
     migrations="identity:migrations",
     default_port=8101,
 )

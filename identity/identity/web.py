@@ -15,6 +15,9 @@ from services.web import error_body
 _STATUS = {
     "activation_refused": 400, "ticket_invalid": 400, "ticket_expired": 400, "invalid_pmi_number": 400,
     "invalid_birth_date": 400, "invalid_email": 400, "weak_password": 400, "password_too_long": 400,
+    "common_password": 400, "repetitive_password": 400, "password_contains_identifier": 400,
+    "password_contains_birth_date": 400, "password_contains_portal_words": 400, "captcha_wrong": 400,
+    "captcha_required": 428, "too_many_attempts": 429, "captcha_not_found": 404, "forbidden": 403,
     "link_invalid": 400, "link_used": 400, "link_expired": 400,
     "invalid_credentials": 401, "session_expired": 401,
     "email_not_confirmed": 403,
@@ -40,7 +43,14 @@ def blueprint(name: str, import_name: str) -> Blueprint:
 
 
 def _refused(refusal: Refusal):
-    return jsonify(error_body(refusal.code, refusal.message)), _STATUS[refusal.code]
+    body = error_body(refusal.code, refusal.message)
+    retry_after = getattr(refusal, "retry_after", None)
+    if retry_after is not None:
+        body["error"]["retry_after"] = retry_after
+    response = jsonify(body)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response, _STATUS[refusal.code]
 
 
 def _no_store(response):

@@ -53,6 +53,13 @@ class Clock:
         self.now += dt.timedelta(**delta)
 
 
+def solved_captcha(client) -> dict:
+    """A captcha solved as a person would, through the test-only hook (ASSMAT_ENV=test)."""
+    challenge = client.post("/api/captcha").json["id"]
+    answer = client.get(f"/api/captcha/{challenge}/answer").json["answer"]
+    return {"captcha_id": challenge, "captcha_answer": answer.lower()}
+
+
 class ActivationFlow:
     """The three steps of activation as the gateway drives them, for tests about what comes after."""
 
@@ -60,7 +67,8 @@ class ActivationFlow:
         self.client, self.grant, self.container = client, grant, container
 
     def ticket(self, pmi_number: str = "123456", birth_date: str = BIRTH_DATE) -> str:
-        response = self.client.post("/api/activation/check", json={"pmi_number": pmi_number, "birth_date": birth_date})
+        response = self.client.post("/api/activation/check", json={"pmi_number": pmi_number, "birth_date": birth_date,
+                                                                   **solved_captcha(self.client)})
         assert response.status_code == 200, response.json
         return response.json["ticket"]
 
@@ -81,8 +89,9 @@ class ActivationFlow:
         response = self.client.post("/api/activation/confirm", json={"token": self.complete(pmi_number, **complete)})
         assert response.status_code == 200, response.json
 
-    def login(self, pmi_number: str = "123456", password: str = PASSWORD):
-        return self.client.post("/api/sessions", json={"pmi_number": pmi_number, "password": password})
+    def login(self, pmi_number: str = "123456", password: str = PASSWORD, captcha: bool = False):
+        extra = solved_captcha(self.client) if captcha else {}
+        return self.client.post("/api/sessions", json={"pmi_number": pmi_number, "password": password, **extra})
 
 
 @pytest.fixture

@@ -119,3 +119,45 @@ def json_body(required: tuple[str, ...] = ()) -> dict:
         raise ApiError(400, "missing_fields", f"Champ(s) manquant(s) : {', '.join(missing)}.",
                        {"fields": missing})
     return payload
+
+
+def parse_networks(value: str) -> tuple:
+    """`TRUSTED_PROXIES` as written in settings: addresses or CIDR blocks, comma separated ("" = none)."""
+    import ipaddress
+    networks = []
+    for part in (value or "").split(","):
+        part = part.strip()
+        if part:
+            networks.append(ipaddress.ip_network(part, strict=False))
+    return tuple(networks)
+
+
+def _is_trusted(address: str, trusted) -> bool:
+    import ipaddress
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip.version == network.version and ip in network for network in trusted)
+
+
+def client_ip(req, trusted_proxies) -> str:
+    """The address of the person behind a request. The remote address, unless it is one of `trusted_proxies`
+    (networks from `parse_networks`, or its string form): then the right-most address of `X-Forwarded-For` that is
+    not a trusted proxy. Left of that, anyone can write anything in the header, so it is never read; a request
+    that does not come from a trusted proxy has its header ignored altogether (anyone could spoof one address
+    per attempt and dodge every per-IP limit)."""
+    import ipaddress
+    trusted = parse_networks(trusted_proxies) if isinstance(trusted_proxies, str) else tuple(trusted_proxies or ())
+    remote = (req.remote_addr or "").strip() or "unknown"
+    if not trusted or not _is_trusted(remote, trusted):
+        return remote
+    forwarded = ",".join(req.headers.getlist("X-Forwarded-For"))
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:  # garbage where an address should be: the last trustworthy hop is the proxy's
+                return remote
+    return hops[0] if hops else remote

@@ -1,6 +1,7 @@
 """Start the whole portal as separate processes on the real servers, and talk to it like its users would."""
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import requests
 
 from services.cli import ProcessGroup, portal_services, embedded_environment, migrate_all, start_all, wait_ready
+from services.testing import eventually
 
 
 def free_port() -> int:
@@ -40,6 +42,34 @@ class RunningPortal:
 
     def kill_worker(self, package: str) -> None:
         self.group.stop(f"{package}-worker", kill=True)
+
+    def captcha_answer(self, challenge_id: str) -> str:
+        """The answer of a captcha, through identity's test-only hook: it exists only when ASSMAT_ENV is local or
+        test (identity registers the route then; in production it is not there at all)."""
+        response = requests.get(self.url("identity", f"/api/captcha/{challenge_id}/answer"), timeout=5)
+        response.raise_for_status()
+        return response.json()["answer"]
+
+    def captcha_fields(self, html: str) -> dict:
+        """The captcha of a page solved, as its form posts it; {} when the page shows none."""
+        match = re.search(r'name="captcha_id" value="([^"]+)"', html)
+        if not match:
+            return {}
+        return {"captcha_id": match.group(1), "captcha_answer": self.captcha_answer(match.group(1))}
+
+    def wait_for_holder(self, pmi_number: str, timeout: float = 60) -> None:
+        """Until identity's projection knows this PMI number (the import's events cross the bus). Read in
+        identity's database, not by trying step 1: failed attempts would lock the number, as they should."""
+        import sqlalchemy as sa
+        engine = sa.create_engine(self.env["IDENTITY_DATABASE_URL"])
+        try:
+            def known() -> bool:
+                with engine.connect() as connection:
+                    return connection.execute(sa.text("SELECT 1 FROM agrement_holders WHERE pmi_number = :n"),
+                                              {"n": pmi_number}).first() is not None
+            eventually(known, timeout=timeout, message=f"identity does not know {pmi_number}")
+        finally:
+            engine.dispose()
 
     def mails_to(self, address: str) -> list[dict]:
         response = requests.get(self.url("notify", "/api/sink/messages"), params={"to": address}, timeout=5)

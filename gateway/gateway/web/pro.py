@@ -14,14 +14,19 @@ from gateway import browser
 from gateway.bootstrap import current
 from gateway.clients import DownstreamError, ServiceUnavailable
 from gateway.errors import error_page
+from gateway.web import captcha
 from gateway.web.forms import Form, check_date, check_pmi_number
 
 log = logging.getLogger("gateway.pro")
 
 bp = Blueprint("pro", __name__, url_prefix="/espace-pro")
 
-LOGIN_FIELDS = ("pmi_number", "password")
-CHECK_FIELDS = ("pmi_number", "birth_date", "birth_date_day", "birth_date_month", "birth_date_year")
+LOGIN_FIELDS = ("pmi_number", "password", "captcha_answer")
+CHECK_FIELDS = ("pmi_number", "birth_date", "birth_date_day", "birth_date_month", "birth_date_year",
+                "captcha_answer")
+# Never shown back: a password, and an answer to a challenge that the next page replaces.
+LOGIN_SECRET, CHECK_SECRET = ("password", "captcha_answer"), ("captcha_answer",)
+LOGIN_CAPTCHA = "login_captcha"   # session key: a login failed in this browser, the captcha is shown from now on
 ACCOUNT_FIELDS = ("email", "password", "password_confirmation")
 ACTIVATION = "activation"   # session key: identity's ticket between the steps of the activation
 
@@ -37,24 +42,43 @@ def _safe_next(target: str | None) -> str:
     return url_for("pro.home")
 
 
+def _login_page(form: Form, target, status: int = 200):
+    challenge = captcha.new_challenge() if session.get(LOGIN_CAPTCHA) else None
+    return render_template("pro/login.html", form=form, target=target, captcha=challenge), status
+
+
 @bp.route("/connexion", methods=["GET", "POST"])
 def login():
+    """Login; after a first failure in this browser (or when identity asks for it) the captcha is shown and
+    required. A lock (too many failures) is told with how long it lasts."""
     target = request.values.get("suivant")
     if request.method == "GET":
-        return render_template("pro/login.html", form=Form(LOGIN_FIELDS, {}, secret=("password",)), target=target)
-    form = Form(LOGIN_FIELDS, request.form, secret=("password",))
+        return _login_page(Form(LOGIN_FIELDS, {}, secret=LOGIN_SECRET), target)
+    form = Form(LOGIN_FIELDS, request.form, secret=LOGIN_SECRET)
+    if captcha.wants_reload(request.form):
+        return _login_page(form, target)
     check_pmi_number(form)
     if not form["password"]:
         form.error("password", "Saisissez votre mot de passe.")
+    with_captcha = bool(session.get(LOGIN_CAPTCHA))
+    if with_captcha and not form["captcha_answer"]:
+        form.error("captcha_answer", captcha.MISSING_ANSWER)
+    status = 400
     if form.ok:
         try:
-            answer = _identity().login(form["pmi_number"], form["password"])
+            answer = _identity().login(form["pmi_number"], form["password"],
+                                       captcha.submitted(request.form) if with_captcha else None)
         except DownstreamError as error:
-            form.refusal(error, {"password": "password"})
+            session[LOGIN_CAPTCHA] = True
+            if error.code == "too_many_attempts":
+                form.error("password", captcha.retry_message(error))
+                status = 429
+            else:
+                form.refusal(error, {"captcha": "captcha_answer", "password": "password"})
         else:
             browser.start_session(answer)
             return redirect(_safe_next(target), 303)
-    return render_template("pro/login.html", form=form, target=target), 400
+    return _login_page(form, target, status)
 
 
 @bp.post("/deconnexion")
@@ -85,24 +109,39 @@ def home():
 
 # --- activation ---------------------------------------------------------------------------------------------------
 
+def _activation_page(form: Form, status: int = 200):
+    return render_template("pro/activation.html", form=form, captcha=captcha.new_challenge()), status
+
+
 @bp.route("/activation", methods=["GET", "POST"])
 def activation():
+    """Step 1: PMI number, birth date and, always, the captcha."""
     if request.method == "GET":
-        return render_template("pro/activation.html", form=Form(CHECK_FIELDS, {}))
-    form = Form(CHECK_FIELDS, request.form)
+        return _activation_page(Form(CHECK_FIELDS, {}, secret=CHECK_SECRET))
+    form = Form(CHECK_FIELDS, request.form, secret=CHECK_SECRET)
+    if captcha.wants_reload(request.form):
+        return _activation_page(form)
     check_pmi_number(form)
     birth_date = check_date(form, "birth_date", "La date de naissance", date.today())
+    if not form["captcha_answer"]:
+        form.error("captcha_answer", captcha.MISSING_ANSWER)
+    status = 400
     if form.ok:
         try:
-            answer = _identity().check_activation(form["pmi_number"], birth_date.isoformat())
+            answer = _identity().check_activation(form["pmi_number"], birth_date.isoformat(),
+                                                  captcha.submitted(request.form))
         except DownstreamError as error:
-            form.refusal(error, {"birth": "birth_date", "pmi": "pmi_number"})
+            if error.code == "too_many_attempts":
+                form.error("pmi_number", captcha.retry_message(error))
+                status = 429
+            else:
+                form.refusal(error, {"captcha": "captcha_answer", "birth": "birth_date", "pmi": "pmi_number"})
         else:
             session[ACTIVATION] = {"ticket": answer["ticket"], "display_name": answer.get("display_name", ""),
                                    "pending_email": answer.get("pending_email"),
                                    "expires_at": current().clock() + int(answer["expires_in"])}
             return redirect(url_for("pro.activation_account"), 303)
-    return render_template("pro/activation.html", form=form), 400
+    return _activation_page(form, status)
 
 
 def _pending_activation() -> dict | None:
@@ -140,6 +179,8 @@ def activation_account():
         except DownstreamError as error:
             if "ticket" in error.code:
                 return _restart_activation(error.message)
+            if error.code == "too_many_attempts":
+                form.error("email", captcha.retry_message(error))
             form.refusal(error, {"email": "email", "password": "password"})
         else:
             session[ACTIVATION] = {**pending, "email": form["email"]}
@@ -161,10 +202,16 @@ def activation_resend():
     try:
         answer = _identity().resend_activation(pending["ticket"])
     except DownstreamError as error:
-        flash(error.message, "error")
+        flash(captcha.retry_message(error), "error")
     else:
         flash(f"Un nouveau courriel vient d'être envoyé à {answer.get('email') or 'votre adresse'}.", "success")
     return redirect(url_for("pro.activation_mail_sent"), 303)
+
+
+@bp.get("/courriel-non-recu")
+def mail_help():
+    """"Je ne reçois pas le courriel": what to check, the providers that filter, resending, PMI central."""
+    return render_template("pro/mail_help.html", pending=_pending_activation())
 
 
 @bp.get("/activation/confirmer")

@@ -5,8 +5,11 @@ import json
 
 import pytest
 
+from gateway.tests.conftest import SOLVED, calls_to
+
 CHECK_ANSWER = {"ticket": "ticket-1", "display_name": "Claire Martin", "expires_in": 900}
-STEP1 = {"pmi_number": "280001", "birth_date_day": "12", "birth_date_month": "4", "birth_date_year": "1985"}
+STEP1 = {"pmi_number": "280001", "birth_date_day": "12", "birth_date_month": "4", "birth_date_year": "1985",
+         **SOLVED}
 STEP2 = {"email": "claire.martin@example.fr", "password": "une phrase assez longue",
          "password_confirmation": "une phrase assez longue"}
 
@@ -22,7 +25,8 @@ def checked(client, downstream, urls, csrf):
 
 def test_step_1_sends_the_pmi_number_and_iso_birth_date_then_leads_to_step_2(client, downstream, checked):
     assert checked.headers["Location"] == "/espace-pro/activation/compte"
-    assert json.loads(downstream.calls[0].request.body) == {"pmi_number": "280001", "birth_date": "1985-04-12"}
+    assert json.loads(calls_to(downstream, "/api/activation/check")[0].request.body) == {
+        "pmi_number": "280001", "birth_date": "1985-04-12", **SOLVED}
     html = client.get("/espace-pro/activation/compte").get_data(as_text=True)
     assert "Bonjour Claire Martin" in html
     assert "Au moins 12 caractères" in html
@@ -62,8 +66,9 @@ def test_step_1_catches_a_malformed_form_without_asking_identity(client, downstr
 
     html = client.post("/espace-pro/activation", data=data).get_data(as_text=True)
 
-    assert len(downstream.calls) == 0
+    assert calls_to(downstream, "/api/activation/check") == []
     assert "exactement 6 chiffres" in html
+    assert "Recopiez les caractères de l&#39;image" in html  # the captcha is part of step 1
     assert "La date de naissance doit être une date réelle" in html
     assert '<a href="#birth_date">' in html and 'id="birth_date"' in html
 
@@ -105,7 +110,8 @@ def test_step_2_catches_a_missing_email_and_a_mistyped_confirmation_before_askin
 
     html = client.post("/espace-pro/activation/compte", data=data).get_data(as_text=True)
 
-    assert len(downstream.calls) == 1  # only step 1's check
+    assert len(calls_to(downstream, "/api/activation/check")) == 1  # only step 1's check
+    assert calls_to(downstream, "/api/activation/complete") == []
     assert "Saisissez votre adresse e-mail." in html
     assert '<p class="field-error" id="password_confirmation-error">' in html
     assert "Les deux mots de passe ne sont pas identiques" in html

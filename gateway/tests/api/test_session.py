@@ -43,7 +43,7 @@ def test_login_starts_a_new_session(client, log_in, downstream, urls, csrf):
                     json={"ticket": "ticket-1", "display_name": "Claire Martin", "expires_in": 900})
     client.post("/espace-pro/activation", data={
         "pmi_number": "280001", "birth_date_day": "12", "birth_date_month": "4", "birth_date_year": "1985",
-        "csrf_token": csrf("/espace-pro/activation")})
+        "captcha_id": "challenge-0001", "captcha_answer": "ak3fx", "csrf_token": csrf("/espace-pro/activation")})
     with client.session_transaction() as before:
         old_csrf = before["csrf"]
         assert "activation" in before

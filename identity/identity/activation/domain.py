@@ -29,16 +29,38 @@ _TICKET_ALGORITHM = "RS256"
 _TICKET_MAX_LENGTH = 4096
 # Same length as a real ISO date, so the comparison below costs the same when the number is unknown.
 _NO_BIRTH_DATE = b"0000-00-00"
+# What an unknown number is checked against, so that its answer costs what a known one's does.
+_NO_HOLDER = Holder("000000", dt.date(1, 1, 1), "", "", "none", validity_start=dt.date(1, 1, 1),
+                    validity_end=dt.date(1, 1, 1))
 
 
-def may_activate(holder: Holder | None, account_status: str | None, birth_date: dt.date) -> bool:
-    """Step 1's single yes or no. An unknown number, a wrong birth date, an agrément that does not allow it and an
-    account already active all give the same no, after the same work: the endpoint must not tell who holds an
-    agrément or an account."""
+def may_activate(holder: Holder | None, account_status: str | None, birth_date: dt.date,
+                 today: dt.date | None = None) -> bool:
+    """Step 1's single yes or no. An unknown number, a wrong birth date, an agrément that does not allow it (its
+    status, or a validity that has not started or has ended) and an account already active all give the same no,
+    after the same work: every condition is evaluated whatever the others gave (no short-circuit), so the endpoint
+    tells nobody who holds an agrément or an account. A pending account with the right date passes: she may give
+    another address."""
     expected = holder.birth_date.isoformat().encode() if holder else _NO_BIRTH_DATE
     birth_date_matches = hmac.compare_digest(expected, birth_date.isoformat().encode())
     eligible = holder is not None and holder.agrement_status in ELIGIBLE_AGREMENT_STATUSES
-    return birth_date_matches & eligible & (account_status != ACTIVE)
+    valid = within_validity(holder, today) if holder is not None else within_validity(_NO_HOLDER, today)
+    return birth_date_matches & eligible & valid & (account_status != ACTIVE)
+
+
+def paris_today(now: dt.datetime) -> dt.date:
+    """The day in France: an agrément ends at the end of its last day there, not at midnight UTC."""
+    from zoneinfo import ZoneInfo
+    return now.astimezone(ZoneInfo("Europe/Paris")).date()
+
+
+def within_validity(holder: Holder, today: dt.date | None) -> bool:
+    """The agrément's validity dates, when the extract gives them: not before its start, not after its end."""
+    if today is None:
+        return True
+    started = holder.validity_start is None or holder.validity_start <= today
+    not_ended = holder.validity_end is None or today <= holder.validity_end
+    return started & not_ended
 
 
 def issue_ticket(key: RSAKey, pmi_number: str, issuer: str, now: dt.datetime) -> str:

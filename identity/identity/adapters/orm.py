@@ -9,6 +9,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from services.db import kernel_tables
+from services.expiring import expiring_keys
 
 
 class UtcDateTime(sa.TypeDecorator):
@@ -27,6 +28,9 @@ class UtcDateTime(sa.TypeDecorator):
 
 metadata = sa.MetaData()
 kernel_tables(metadata)
+# The kernel's expiring store, when it lives in this database (IDENTITY_STORE_URL empty): throttling counters and
+# locks, captcha answers. The store creates it on first use; migration 0004 creates it too, so the schema is whole.
+expiring_keys.to_metadata(metadata)
 
 # Who may activate: the part of the agrément events identity needs, nothing more.
 agrement_holders = sa.Table(
@@ -85,4 +89,18 @@ signing_keys = sa.Table(
     sa.Column("kid", sa.String(64), primary_key=True),
     sa.Column("private_jwk", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Every attempt at activating, logging in, resending or solving a captcha, and every spike of failures: who (masked
+# identifier and a short hash to group them, the account when known), from where, what happened. Never a secret.
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False, index=True),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("outcome", sa.String(30), nullable=False),
+    sa.Column("account_id", sa.String(36)),
+    sa.Column("identifier", sa.String(80)),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("detail", sa.Text),
 )

@@ -4,7 +4,9 @@ from __future__ import annotations
 from flask import g, jsonify
 
 from identity.accounts.domain.credentials import parse_pmi_number
+from identity.accounts.domain.refusals import Refusal
 from identity.accounts.queries import find_account
+from identity.defences import gates
 from identity.sessions import commands
 from identity.web import blueprint, current_container, unit_of_work
 from services.auth import require_token
@@ -15,13 +17,26 @@ bp = blueprint("sessions", __name__)
 
 @bp.post("/api/sessions")
 def open_session():
+    """Login, behind the gates: a locked identifier or address is refused even with the right password (429
+    until the lock ends); after a failure the captcha is required (428 without it, 400 when wrong)."""
     body = json_body(("pmi_number", "password"))
     pmi_number = parse_pmi_number(body["pmi_number"])
+    gates.check("login", pmi_number, captcha=body)
     container = current_container()
     signing_key = container.keys.signing_key()
-    with unit_of_work() as uow:
-        return jsonify(commands.open_session(uow, signing_key, container.settings, pmi_number, body["password"],
-                                             container.clock()))
+    try:
+        with unit_of_work() as uow:
+            answer = commands.open_session(uow, signing_key, container.settings, pmi_number, body["password"],
+                                           container.clock())
+    except Refusal as refusal:
+        if refusal.code == "invalid_credentials":
+            gates.record_failure("login", pmi_number)
+        else:  # the right password, an account not confirmed yet: not a guess, but part of the trail
+            container.throttle.record("login", "refused", identifier=pmi_number, ip=gates.client_address(),
+                                      detail={"reason": refusal.code})
+        raise
+    gates.record_success("login", pmi_number, account_id=answer["account"]["id"])
+    return jsonify(answer)
 
 
 @bp.post("/api/sessions/refresh")

@@ -64,7 +64,9 @@ def test_activation_on_postgresql_and_rabbitmq(real_servers, bus, make_agrement_
     drain_until(identity_consumer, lambda: identity_consumer.handled == 2)
 
     client = app.test_client()
-    check = client.post("/api/activation/check", json={"pmi_number": "123456", "birth_date": "1980-05-17"})
+    challenge = client.post("/api/captcha").json["id"]  # step 1 always asks it; the test-only hook answers it
+    captcha = {"captcha_id": challenge, "captcha_answer": client.get(f"/api/captcha/{challenge}/answer").json["answer"]}
+    check = client.post("/api/activation/check", json={"pmi_number": "123456", "birth_date": "1980-05-17", **captcha})
     assert check.status_code == 200, check.json
     complete = client.post("/api/activation/complete", json={
         "ticket": check.json["ticket"], "email": "Marie.Dupont@orange.fr", "password": "correct horse battery"})

@@ -1,3 +1,4 @@
+import datetime as dt
 import hashlib
 
 import pytest
@@ -55,7 +56,7 @@ def test_masked_email_keeps_the_provider_and_hides_the_rest():
     assert mask_email("abc@free.fr") == "a•••@free.fr"
 
 
-@pytest.mark.parametrize("password", ["a" * 12, "é" * 12, "x" * 200])
+@pytest.mark.parametrize("password", ["un mot de passe long", "é" * 11 + "a", "pas de règle " * 15 + "xyzab"])
 def test_password_of_12_to_200_characters_is_accepted(password):
     assert check_password_policy(password) == password
 
@@ -108,6 +109,58 @@ def test_secrets_are_random_and_only_their_sha256_is_kept():
     assert hash_secret(first) != hash_secret(second)
 
 
-def test_production_hashing_cost_is_at_least_rfc_9106_low_memory_profile():
+def test_production_hashing_uses_owasp_argon2id_parameters():
     parameters = credentials._hasher
-    assert (parameters.type.name, parameters.memory_cost >= 65536, parameters.time_cost >= 3) == ("ID", True, True)
+    assert (parameters.type.name, parameters.memory_cost, parameters.time_cost, parameters.parallelism) == (
+        "ID", 19 * 1024, 2, 1)
+
+
+def test_a_hash_made_with_other_parameters_needs_rehashing():
+    from argon2 import PasswordHasher
+    old = PasswordHasher().hash("correct horse battery")  # argon2-cffi's defaults, used before
+    assert credentials.password_needs_rehash(old)
+    assert not credentials.password_needs_rehash(hash_password("correct horse battery"))
+
+
+BIRTH = dt.date(1980, 5, 17)
+
+
+@pytest.mark.parametrize("password, code", [
+    ("aaaaaaaaaaaaaa", "repetitive_password"),
+    ("############", "repetitive_password"),
+    ("azertyuiop123", "common_password"),
+    ("Motdepasse2024!", "common_password"),
+    ("azertyazerty", "common_password"),
+    ("abcabcabcabc", "common_password"),
+    ("iloveyou12345", "common_password"),
+    ("mon dossier 280153 !", "password_contains_identifier"),
+    ("Marie.Dupont-Chartres", "password_contains_identifier"),
+    ("dupont pour toujours", "password_contains_identifier"),
+    ("née le 17051980 !", "password_contains_birth_date"),
+    ("née le 17/05/1980", "password_contains_birth_date"),
+    ("date 1980-05-17 ok", "password_contains_birth_date"),
+    ("bonjour 17.05.80 !", "password_contains_birth_date"),
+    ("le 17/5/1980 et alors", "password_contains_birth_date"),
+    ("mon espace ASSMAT 28", "password_contains_portal_words"),
+    ("la PMI de chez moi", "password_contains_portal_words"),
+    ("Eure-et-Loir forever", "password_contains_portal_words"),
+    ("Éure et loir forever", "password_contains_portal_words"),
+])
+def test_password_policy_refuses_what_an_attacker_tries_first(password, code):
+    with pytest.raises(Refusal) as refused:
+        check_password_policy(password, identifiers=("280153", "marie.dupont@orange.fr"), birth_date=BIRTH,
+                              extra_words=("Eure-et-Loir",))
+    assert refused.value.code == code
+    assert refused.value.message  # in French, for the page
+
+
+@pytest.mark.parametrize("password", ["correct horse battery", "un chat sur le toit 1980", "Tartine&Confiture!",
+                                      "mai 17 est ma date"])
+def test_password_policy_accepts_a_passphrase_without_composition_rules(password):
+    assert check_password_policy(password, identifiers=("280153", "marie.dupont@orange.fr"), birth_date=BIRTH,
+                                 extra_words=("Eure-et-Loir",)) == password
+
+
+def test_common_password_list_is_shipped_and_large():
+    common = credentials.common_passwords()
+    assert len(common) > 20000 and "azertyuiop" in common and "motdepasse" in common

@@ -21,10 +21,12 @@ from sqlalchemy.orm import Session
 
 from notify.adapters.orm import mails
 from notify.adapters.transport import Transport, TransportError
-from notify.mails.domain.messages import Draft, compose, email_confirmation
+from notify.mails.domain.messages import (
+    Draft, activation_address_replaced, activation_elsewhere_notice, compose, email_confirmation)
 from notify.mails.domain.rendering import Rendered, render
 from services.catalogue import EventSpec
-from services.catalogue.identity import EMAIL_CONFIRMATION_REQUESTED
+from services.catalogue.identity import (
+    ACTIVATION_ADDRESS_REPLACED, ACTIVATION_ELSEWHERE_NOTICE, EMAIL_CONFIRMATION_REQUESTED)
 from services.catalogue.notify import MAIL_DELIVERED, MAIL_FAILED
 from services.db import UnitOfWork
 from services.events import Event
@@ -35,6 +37,8 @@ log = logging.getLogger("notify.mails.consumers")
 # Each event that must reach a person, and how to write its mail.
 MAILS: dict[EventSpec, Callable[[Mapping], Draft]] = {
     EMAIL_CONFIRMATION_REQUESTED: email_confirmation,
+    ACTIVATION_ADDRESS_REPLACED: activation_address_replaced,
+    ACTIVATION_ELSEWHERE_NOTICE: activation_elsewhere_notice,
 }
 
 

@@ -9,3 +9,15 @@ EMAIL_CONFIRMATION_REQUESTED = EventSpec(
 ACCOUNT_ACTIVATED = EventSpec(
     "identity.account_activated", 1, "identity", ("account_id", "role", "pmi_number", "method"),
     "An account became usable (method: password | franceconnect | pmi_central).")
+ACTIVATION_ADDRESS_REPLACED = EventSpec(
+    "identity.activation_address_replaced", 1, "identity",
+    ("account_id", "email", "display_name", "new_email_masked"),
+    "Step 2 of an activation was done again with another address before the first was confirmed: the previous "
+    "address (`email`) is told, its links no longer work; notify-svc mails it.",
+    consumers=("notify",))
+ACTIVATION_ELSEWHERE_NOTICE = EventSpec(
+    "identity.activation_elsewhere_notice", 1, "identity",
+    ("account_id", "email", "display_name", "account_email_masked", "method"),
+    "An account was activated with an address other than the one in the PMI's extract: that address (`email`) is "
+    "told, with what to do if it was not her; notify-svc mails it.",
+    consumers=("notify",))

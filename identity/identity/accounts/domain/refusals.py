@@ -14,6 +14,14 @@ MESSAGES = {
     "ticket_expired": "Votre session d'activation a expiré, recommencez l'étape 1.",
     "invalid_email": "L'adresse e-mail n'est pas valide.",
     "weak_password": "Le mot de passe doit comporter au moins 12 caractères.",
+    "common_password": "Ce mot de passe fait partie des plus courants, que les pirates essaient en premier : "
+                       "choisissez-en un autre, par exemple une courte phrase.",
+    "repetitive_password": "Le mot de passe ne peut pas être un même caractère répété : choisissez-en un autre.",
+    "password_contains_identifier": "Le mot de passe ne doit contenir ni votre numéro de dossier, ni votre adresse "
+                                    "e-mail.",
+    "password_contains_birth_date": "Le mot de passe ne doit pas contenir votre date de naissance.",
+    "password_contains_portal_words": "Le mot de passe ne doit pas reposer sur le nom du portail ou du département "
+                                      "(assmat, PMI, ...) : choisissez-en un autre.",
     "password_too_long": "Le mot de passe ne peut pas dépasser 200 caractères.",
     "email_taken": "Cette adresse e-mail est déjà utilisée par un autre compte.",
     "account_already_active": "Ce compte est déjà activé : connectez-vous avec votre numéro de dossier et votre mot "
@@ -30,6 +38,13 @@ MESSAGES = {
                            "nous vous avons envoyé (pensez à regarder dans les courriers indésirables). Sans cet "
                            "e-mail, recommencez l'activation pour en recevoir un nouveau.",
     "session_expired": "Votre session a expiré, reconnectez-vous.",
+    "captcha_required": "Recopiez les caractères de l'image (ou écoutez-les) pour continuer.",
+    "captcha_wrong": "Les caractères recopiés ne correspondent pas à l'image. Une nouvelle image vous est proposée : "
+                     "recopiez-la.",
+    "too_many_attempts": "Trop de tentatives. Par sécurité, patientez avant de réessayer, ou contactez votre "
+                         "circonscription de PMI.",
+    "captcha_not_found": "Cette image de vérification a expiré : demandez-en une nouvelle.",
+    "forbidden": "Accès refusé.",
 }
 
 
@@ -38,3 +53,7 @@ class Refusal(Exception):
         super().__init__(code)
         self.code = code
         self.message = MESSAGES[code]
+
+    def details(self) -> dict:
+        """Fields added to the error object of the answer (a lock's retry_after)."""
+        return {}

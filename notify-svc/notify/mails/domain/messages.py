@@ -38,6 +38,23 @@ def email_confirmation(data: Mapping[str, Any]) -> Draft:
     })
 
 
+def activation_address_replaced(data: Mapping[str, Any]) -> Draft:
+    """identity.activation_address_replaced: the previous address of a pending activation is told another one was
+    given (its link no longer works), in case it was not her."""
+    name = _one_line(data.get("display_name"))
+    return Draft("activation_address_replaced", _address(data.get("email")), name, {
+        "display_name": name, "new_email_masked": _one_line(data.get("new_email_masked"))[:80]})
+
+
+def activation_elsewhere_notice(data: Mapping[str, Any]) -> Draft:
+    """identity.activation_elsewhere_notice: the address the PMI knows is told that the account was activated
+    with another one (or by PMI central), in case it was not her."""
+    name = _one_line(data.get("display_name"))
+    return Draft("activation_elsewhere_notice", _address(data.get("email")), name, {
+        "display_name": name, "account_email_masked": _one_line(data.get("account_email_masked"))[:80],
+        "by_pmi_central": data.get("method") == "pmi_central"})
+
+
 def compose(mail_id: uuid.UUID, sender: Address, draft: Draft, rendered: Rendered,
             now: dt.datetime) -> EmailMessage:
     message = EmailMessage(policy=policy.SMTP)
