@@ -4,8 +4,14 @@ from __future__ import annotations
 from identity.bootstrap import bootstrap
 from identity.holders.consumers import project_agrement_holders
 from identity.settings import Settings, load_settings
-from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN
-from services.catalogue.identity import ACCOUNT_ACTIVATED, EMAIL_CONFIRMATION_REQUESTED
+from identity.staff.cli import staff_command
+from identity.structures.cli import structures_command
+from identity.structures.consumers import project_structure
+from services.catalogue.agrement import (
+    AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN, STRUCTURE_CLOSED, STRUCTURE_MODIFIED,
+    STRUCTURE_REGISTERED)
+from services.catalogue.identity import (
+    ACCOUNT_ACTIVATED, EMAIL_CHANGED, EMAIL_CONFIRMATION_REQUESTED, PASSWORD_CHANGED, PASSWORD_RESET_REQUESTED)
 from services.manifest import Batch, ServiceManifest
 
 
@@ -13,8 +19,10 @@ def _blueprints():
     # One per capability: a new capability adds its folder and a line here.
     from identity.activation.routes import bp as activation
     from identity.keys.routes import bp as keys
+    from identity.recovery.routes import bp as recovery
     from identity.sessions.routes import bp as sessions
-    return [keys, activation, sessions]
+    from identity.staff.routes import bp as staff
+    return [keys, activation, sessions, recovery, staff]
 
 
 # One Batch for the three types, so a batch's agrément events come in one call, in their order.
@@ -29,8 +37,12 @@ MANIFEST = ServiceManifest(
     container=bootstrap,
     blueprints=_blueprints,
     # Who may activate follows the newest state of each agrément.
-    projections={spec: _HOLDERS for spec in (AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN)},
-    publishes=(EMAIL_CONFIRMATION_REQUESTED, ACCOUNT_ACTIVATED),
+    projections={**{spec: _HOLDERS for spec in (AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN)},
+                 # MAM and RPE accounts follow the structures extract.
+                 **{spec: project_structure for spec in (STRUCTURE_REGISTERED, STRUCTURE_MODIFIED, STRUCTURE_CLOSED)}},
+    publishes=(EMAIL_CONFIRMATION_REQUESTED, ACCOUNT_ACTIVATED, PASSWORD_RESET_REQUESTED, PASSWORD_CHANGED,
+               EMAIL_CHANGED),
+    commands={"staff": staff_command, "structures": structures_command},
     migrations="identity:migrations",
     default_port=8101,
 )

@@ -16,8 +16,10 @@ _STATUS = {
     "activation_refused": 400, "ticket_invalid": 400, "ticket_expired": 400, "invalid_pmi_number": 400,
     "invalid_birth_date": 400, "invalid_email": 400, "weak_password": 400, "password_too_long": 400,
     "link_invalid": 400, "link_used": 400, "link_expired": 400,
-    "invalid_credentials": 401, "session_expired": 401,
-    "email_not_confirmed": 403,
+    "invalid_login": 400, "invalid_account_type": 400,
+    "reset_link_invalid": 400, "reset_link_used": 400, "reset_link_expired": 400,
+    "invalid_credentials": 401, "session_expired": 401, "staff_login_refused": 401,
+    "email_not_confirmed": 403, "account_disabled": 403,
     "email_taken": 409, "account_already_active": 409, "no_pending_activation": 409, "conflict": 409,
 }
 

@@ -21,10 +21,12 @@ from sqlalchemy.orm import Session
 
 from notify.adapters.orm import mails
 from notify.adapters.transport import Transport, TransportError
-from notify.mails.domain.messages import Draft, compose, email_confirmation
+from notify.mails.domain.messages import (
+    Draft, compose, email_changed, email_confirmation, password_changed, password_reset)
 from notify.mails.domain.rendering import Rendered, render
 from services.catalogue import EventSpec
-from services.catalogue.identity import EMAIL_CONFIRMATION_REQUESTED
+from services.catalogue.identity import (
+    EMAIL_CHANGED, EMAIL_CONFIRMATION_REQUESTED, PASSWORD_CHANGED, PASSWORD_RESET_REQUESTED)
 from services.catalogue.notify import MAIL_DELIVERED, MAIL_FAILED
 from services.db import UnitOfWork
 from services.events import Event
@@ -35,6 +37,9 @@ log = logging.getLogger("notify.mails.consumers")
 # Each event that must reach a person, and how to write its mail.
 MAILS: dict[EventSpec, Callable[[Mapping], Draft]] = {
     EMAIL_CONFIRMATION_REQUESTED: email_confirmation,
+    PASSWORD_RESET_REQUESTED: password_reset,
+    PASSWORD_CHANGED: password_changed,
+    EMAIL_CHANGED: email_changed,
 }
 
 

@@ -1,0 +1,48 @@
+"""The staff login API and the staff member's own account; refusals become HTTP statuses in identity.web."""
+from __future__ import annotations
+
+from flask import g, jsonify
+
+from identity.accounts import gates
+from identity.accounts.domain import STAFF_ROLES
+from identity.accounts.domain.credentials import normalize_email
+from identity.accounts.domain.refusals import Refusal
+from identity.accounts.queries import account_by_id
+from identity.staff import commands
+from identity.web import blueprint, current_container, unit_of_work
+from services.auth import require_token
+from services.web import ApiError, json_body
+
+bp = blueprint("staff", __name__)
+
+
+@bp.post("/api/staff/sessions")
+def open_staff_session():
+    body = json_body(("email", "password", "totp"))
+    try:
+        email = normalize_email(body["email"])
+    except Refusal:
+        raise Refusal("staff_login_refused") from None
+    ip = gates.client_ip()
+    gates.check("staff_login", email, ip)
+    container = current_container()
+    signing_key = container.keys.signing_key()
+    try:
+        with unit_of_work() as uow:
+            tokens = commands.open_staff_session(uow, signing_key, container.settings, email, body["password"],
+                                                 body["totp"], ip, container.clock())
+    except Refusal:
+        gates.record_failure("staff_login", email, ip)
+        raise
+    gates.record_success("staff_login", email, ip)
+    return jsonify(tokens)
+
+
+@bp.get("/api/staff/me")
+@require_token(lambda: current_container().verifier, roles=STAFF_ROLES)
+def staff_me():
+    with unit_of_work(read_only=True) as uow:
+        account = account_by_id(uow, g.principal.subject)
+        if account is None or account["role"] not in STAFF_ROLES or account["status"] != "active":
+            raise ApiError(401, "token_invalid", "Session expirée ou invalide, reconnectez-vous.")
+        return jsonify(commands.staff_json(account))
