@@ -1,0 +1,112 @@
+"""PMI staff: created by command (TOTP secret and password link printed once), login with password and TOTP, a code
+never accepted twice, every attempt audited, disabled by command."""
+import logging
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from identity.staff.cli import staff_command
+from identity.staff.domain import totp
+
+PASSWORD = "une phrase de passe du personnel"
+
+
+@pytest.fixture
+def staff(client, settings, container, clock, capsys):
+    """`staff create` as an administrator runs it, then the first password set through the printed link."""
+    def create(email="agent@cd28.fr", roles=("pmi_agent",), circonscriptions=("Chartres", "Dreux")):
+        argv = ["create", "--email", email, "--name", "Agnès Agent"]
+        for role in roles:
+            argv += ["--role", role]
+        for name in circonscriptions:
+            argv += ["--circonscription", name]
+        assert staff_command(settings, argv) == 0
+        out = capsys.readouterr().out
+        uri = re.search(r"otpauth://\S+", out).group(0)
+        link = re.search(r"https://\S+jeton=(\S+)", out).group(1)
+        secret = parse_qs(urlsplit(uri).query)["secret"][0]
+        response = client.post("/api/recovery/complete", json={"token": link, "password": PASSWORD})
+        assert response.status_code == 200 and response.json["account_type"] == "staff"
+        return secret
+    return create
+
+
+def staff_login(client, secret, clock, email="agent@cd28.fr", password=PASSWORD, code=None):
+    return client.post("/api/staff/sessions", json={"email": email, "password": password,
+                                                    "totp": code or totp(secret, clock.now)})
+
+
+def test_staff_login_gives_a_token_with_roles_and_circonscriptions(client, staff, clock, settings):
+    secret = staff(roles=("pmi_agent", "support"))
+    response = staff_login(client, secret, clock)
+    assert response.status_code == 200, response.json
+    claims = jwt.decode(response.json["access_token"], KeySet.import_key_set(client.get("/.well-known/jwks.json").json),
+                        algorithms=["RS256"]).claims
+    assert claims["role"] == "pmi_agent" and claims["roles"] == ["pmi_agent", "support"]
+    assert claims["account_type"] == "staff" and claims["circonscriptions"] == ["Chartres", "Dreux"]
+    me = client.get("/api/staff/me", headers={"Authorization": f"Bearer {response.json['access_token']}"})
+    assert me.status_code == 200
+    assert me.json["roles"] == ["pmi_agent", "support"] and me.json["display_name"] == "Agnès Agent"
+
+
+def test_a_code_is_accepted_once(client, staff, clock):
+    secret = staff(roles=("pmi_central",), circonscriptions=())
+    code = totp(secret, clock.now)
+    assert staff_login(client, secret, clock, code=code).status_code == 200
+    replay = staff_login(client, secret, clock, code=code)
+    assert (replay.status_code, replay.json["error"]["code"]) == (401, "staff_login_refused")
+    clock.advance(seconds=30)
+    assert staff_login(client, secret, clock).status_code == 200  # the next code works
+
+
+def test_wrong_password_wrong_code_and_unknown_address_get_one_answer(client, staff, clock):
+    secret = staff(roles=("admin",), circonscriptions=())
+    wrong_code = "000000" if totp(secret, clock.now) != "000000" else "111111"
+    answers = [staff_login(client, secret, clock, password="pas le bon mot de passe"),
+               staff_login(client, secret, clock, code=wrong_code),
+               staff_login(client, secret, clock, email="inconnu@cd28.fr"),
+               staff_login(client, secret, clock, email="pas une adresse"),
+               staff_login(client, secret, clock, code="abc")]
+    assert {(r.status_code, r.data) for r in answers} == {(401, answers[0].data)}
+    assert "code" in answers[0].json["error"]["message"]
+
+
+def test_every_staff_login_attempt_is_audited(client, staff, clock, caplog):
+    secret = staff(roles=("support",), circonscriptions=())
+    with caplog.at_level(logging.INFO, logger="identity.audit"):
+        staff_login(client, secret, clock, password="pas le bon mot de passe")
+        staff_login(client, secret, clock)
+    records = [(r.action, r.outcome, getattr(r, "detail", None)) for r in caplog.records if r.name == "identity.audit"]
+    assert records == [("staff_login", "refused", "password"), ("staff_login", "success", None)]
+
+
+def test_a_disabled_staff_account_cannot_log_in_and_its_sessions_end(client, staff, clock, settings):
+    secret = staff(roles=("pmi_central",), circonscriptions=())
+    refresh_token = staff_login(client, secret, clock).json["refresh_token"]
+    assert staff_command(settings, ["disable", "--email", "agent@cd28.fr"]) == 0
+    clock.advance(seconds=30)
+    response = staff_login(client, secret, clock)
+    assert (response.status_code, response.json["error"]["code"]) == (403, "account_disabled")
+    assert client.post("/api/sessions/refresh", json={"refresh_token": refresh_token}).status_code == 401
+
+
+def test_the_command_refuses_bad_input_in_french(settings, container, capsys):
+    assert staff_command(settings, ["create", "--email", "x@cd28.fr", "--name", "X", "--role", "pmi_agent"]) == 1
+    assert "circonscription" in capsys.readouterr().err
+    assert staff_command(settings, ["create", "--email", "pas-une-adresse", "--name", "X", "--role", "admin"]) == 2
+    assert staff_command(settings, ["create", "--email", "x@cd28.fr", "--name", "X", "--role", "admin"]) == 0
+    capsys.readouterr()
+    assert staff_command(settings, ["create", "--email", "X@cd28.fr", "--name", "Y", "--role", "admin"]) == 1
+    assert "déjà" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        staff_command(settings, ["create", "--email", "y@cd28.fr", "--name", "Y", "--role", "root"])
+
+
+def test_staff_me_refuses_other_accounts(client, flow):
+    flow.activate()
+    token = flow.login().json["access_token"]
+    response = client.get("/api/staff/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403
