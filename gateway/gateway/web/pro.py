@@ -15,12 +15,15 @@ from gateway.bootstrap import current
 from gateway.clients import DownstreamError, ServiceUnavailable
 from gateway.errors import error_page
 from gateway.web.forms import Form, check_date, check_pmi_number
+from services.validators import parse_pmi_number
 
 log = logging.getLogger("gateway.pro")
 
 bp = Blueprint("pro", __name__, url_prefix="/espace-pro")
 
-LOGIN_FIELDS = ("pmi_number", "password")
+LOGIN_FIELDS = ("login", "password")
+# Staff log in at /espace-pmi (password + TOTP), never here.
+STAFF_ROLES = ("pmi_agent", "pmi_central", "support", "admin")
 CHECK_FIELDS = ("pmi_number", "birth_date", "birth_date_day", "birth_date_month", "birth_date_year")
 ACCOUNT_FIELDS = ("email", "password", "password_confirmation")
 ACTIVATION = "activation"   # session key: identity's ticket between the steps of the activation
@@ -37,20 +40,39 @@ def _safe_next(target: str | None) -> str:
     return url_for("pro.home")
 
 
+def check_login(form: Form) -> None:
+    """A PMI number (spaces forgiven, kept in its 6-digit form) or something that looks like an e-mail; which
+    e-mail is valid is identity's rule."""
+    value = form["login"]
+    if not value:
+        form.error("login", "Saisissez votre numéro de dossier PMI ou votre adresse e-mail.")
+    elif "@" not in value:
+        try:
+            form.values["login"] = parse_pmi_number(value, allow_spaces=True)
+        except ValueError:
+            form.error("login", "Saisissez votre numéro de dossier PMI (6 chiffres, par exemple 280153) ou votre "
+                                "adresse e-mail.")
+    elif len(value) > 254 or " " in value:
+        form.error("login", "L'adresse e-mail n'est pas valide.")
+
+
 @bp.route("/connexion", methods=["GET", "POST"])
 def login():
     target = request.values.get("suivant")
     if request.method == "GET":
         return render_template("pro/login.html", form=Form(LOGIN_FIELDS, {}, secret=("password",)), target=target)
-    form = Form(LOGIN_FIELDS, request.form, secret=("password",))
-    check_pmi_number(form)
+    # `pmi_number` is the field's former name: a form cached by a browser before the change still works.
+    posted = {"login": request.form.get("login") or request.form.get("pmi_number", ""),
+              "password": request.form.get("password", "")}
+    form = Form(LOGIN_FIELDS, posted, secret=("password",))
+    check_login(form)
     if not form["password"]:
         form.error("password", "Saisissez votre mot de passe.")
     if form.ok:
         try:
-            answer = _identity().login(form["pmi_number"], form["password"])
+            answer = _identity().login(form["login"], form["password"])
         except DownstreamError as error:
-            form.refusal(error, {"password": "password"})
+            form.refusal(error, {"password": "password", "credentials": "password", "disabled": "password"})
         else:
             browser.start_session(answer)
             return redirect(_safe_next(target), 303)
@@ -74,6 +96,8 @@ def logout():
 @browser.login_required
 def home():
     account = browser.current_account()
+    if account.get("role") in STAFF_ROLES:
+        return redirect(url_for("staff.home"), 303)
     agrement, agrement_error = None, None
     if account.get("role") == "assmat":
         try:
