@@ -127,3 +127,12 @@ def test_staff_login_form_checks_the_code_and_shows_identitys_refusal(client, do
 def test_an_assmat_session_does_not_open_the_staff_space(client, log_in):
     log_in()
     assert client.get("/espace-pmi").headers["Location"] == "/espace-pmi/connexion"
+
+
+def test_a_mam_home_shows_its_structure_not_an_agrement(client, log_in, downstream):
+    log_in({**STAFF_ANSWER, "account": {"id": "m-1", "role": "mam", "pmi_number": None,
+                                        "display_name": "MAM Les Lucioles", "email": "mam28-01@example.org"}},
+           login="mam28-01@example.org")
+    html = client.get("/espace-pro").get_data(as_text=True)
+    assert "Votre MAM" in html and "mam28-01@example.org" in html and "Mon agrément" not in html
+    assert not [call for call in downstream.calls if "agrements" in call.request.url]
