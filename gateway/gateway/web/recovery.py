@@ -18,7 +18,6 @@ PASSWORD_FIELDS = ("password", "password_confirmation")
 SECRET = ("password", "password_confirmation")
 ACCOUNT_TYPES = (("assmat", "Assistant·e maternel·le"), ("mam", "Maison d'assistants maternels (MAM)"),
                  ("rpe", "Relais petite enfance (RPE)"))
-STAFF_ROLES = ("pmi_agent", "pmi_central", "support", "admin")
 
 
 def _identity():

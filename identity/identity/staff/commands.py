@@ -79,7 +79,8 @@ def open_staff_session(uow: UnitOfWork, signing_key: RSAKey, settings: Settings,
     costs the same), one answer for any wrong part. Every attempt is audited, in the transaction that commits."""
     account = _staff_by_email(uow, email)
     password_ok = verify_password(account["password_hash"] if account else None, password)
-    step = matching_step(account["totp_secret"] if account else _DUMMY_TOTP_SECRET, code, now,
+    # A staff account always has a secret; should one lack it, the dummy is checked and the login refused below.
+    step = matching_step((account["totp_secret"] if account else None) or _DUMMY_TOTP_SECRET, code, now,
                          account["totp_last_step"] if account else None)
     account_id = account["id"] if account else None
     if not (password_ok and step is not None and account["totp_secret"]):

@@ -110,3 +110,14 @@ def test_staff_me_refuses_other_accounts(client, flow):
     token = flow.login().json["access_token"]
     response = client.get("/api/staff/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
+
+
+def test_an_account_without_a_totp_secret_is_refused_not_a_crash(client, staff, clock, container):
+    import sqlalchemy as sa
+
+    from identity.adapters.orm import accounts
+    secret = staff(roles=("admin",), circonscriptions=())
+    with container.session_factory() as session, session.begin():
+        session.execute(sa.update(accounts).values(totp_secret=None))
+    response = staff_login(client, secret, clock)
+    assert (response.status_code, response.json["error"]["code"]) == (401, "staff_login_refused")
