@@ -1,8 +1,22 @@
 """POST /api/sessions: `login` is a PMI number or an e-mail; `pmi_number` still works; `account_type` narrows."""
 import datetime as dt
 
+import pytest
+
 from identity.accounts.domain.credentials import hash_password
 from identity.adapters.orm import accounts
+from identity.settings import Settings
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request, tmp_path) -> Settings:
+    """Both stacks: the embedded default's SQLite and PostgreSQL (a fresh database per test)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'identity.sqlite3'}"
+    else:
+        url = request.getfixturevalue("real_servers").database("identity_accounts")
+    return Settings(environment="test", database_url=url, public_base_url="https://assmat.example.fr")
+
 
 INVALID = ("invalid_credentials", 401)
 

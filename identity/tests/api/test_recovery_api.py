@@ -1,10 +1,23 @@
 """Forgotten password through the HTTP API: same answer whether the account exists, single-use hashed link, every
 session ended, the owner told; a pending assmat's address confirmed by the link."""
+import pytest
 import sqlalchemy as sa
 
 from identity.accounts.domain.credentials import hash_secret
 from identity.adapters.orm import accounts, password_resets
 from identity.recovery import domain as recovery_domain
+from identity.settings import Settings
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request, tmp_path) -> Settings:
+    """Both stacks: the embedded default's SQLite and PostgreSQL (a fresh database per test)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'identity.sqlite3'}"
+    else:
+        url = request.getfixturevalue("real_servers").database("identity_accounts")
+    return Settings(environment="test", database_url=url, public_base_url="https://assmat.example.fr")
+
 
 NEW_PASSWORD = "une phrase de passe neuve"
 
@@ -125,3 +138,16 @@ def test_a_disabled_account_gets_no_link(client, flow, outbox, container):
         session.execute(accounts.update().values(status="disabled"))
     assert ask(client).status_code == 202
     assert outbox("identity.password_reset_requested") == []
+
+
+def test_the_answer_takes_as_long_for_an_unknown_address(client, flow):
+    """The floor hides the few milliseconds the link's insert and the outbox event take for a known address."""
+    import time
+    flow.activate()
+    durations = {}
+    for email in ("marie.dupont@orange.fr", "nobody@orange.fr"):
+        started = time.monotonic()
+        assert ask(client, email=email).status_code == 202
+        durations[email] = time.monotonic() - started
+    assert all(duration >= recovery_domain.MIN_ANSWER_SECONDS for duration in durations.values())
+    assert abs(durations["marie.dupont@orange.fr"] - durations["nobody@orange.fr"]) < 0.15

@@ -3,12 +3,25 @@ e-mail, e-mail unique across assmats and structures (a conflict is a status and 
 structures disabled, a change of address told to the previous one."""
 import logging
 
+import pytest
 import sqlalchemy as sa
 
 from identity.adapters.orm import accounts, structures
+from identity.settings import Settings
 from identity.structures.consumers import project_structure
 from services.catalogue import agrement as agrement_events
 from services.inbox import handle_once
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request, tmp_path) -> Settings:
+    """Both stacks: the embedded default's SQLite and PostgreSQL (a fresh database per test)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'identity.sqlite3'}"
+    else:
+        url = request.getfixturevalue("real_servers").database("identity_accounts")
+    return Settings(environment="test", database_url=url, public_base_url="https://assmat.example.fr")
+
 
 PASSWORD = "la phrase de passe de la mam"
 
