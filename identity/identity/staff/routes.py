@@ -22,10 +22,17 @@ def open_staff_session():
     try:
         email = normalize_email(body["email"])
     except Refusal:
-        raise Refusal("staff_login_refused") from None
+        # Not an address: it matches no account, and the attempt is still audited and refused like any other.
+        email = str(body["email"]).strip().lower()[:254]
     ip = gates.client_ip()
-    gates.check("staff_login", email, ip)
     container = current_container()
+    try:
+        gates.check("staff_login", email, ip)
+    except (Refusal, ApiError):
+        with unit_of_work() as uow:
+            gates.audit(uow, "staff_login", "throttled", identifier=email, ip=ip)
+            uow.commit()
+        raise
     signing_key = container.keys.signing_key()
     try:
         with unit_of_work() as uow:

@@ -90,9 +90,11 @@ def test_every_staff_login_attempt_is_audited(client, staff, clock, caplog):
     secret = staff(roles=("support",), circonscriptions=())
     with caplog.at_level(logging.INFO, logger="identity.audit"):
         staff_login(client, secret, clock, password="pas le bon mot de passe")
+        staff_login(client, secret, clock, email="pas une adresse")
         staff_login(client, secret, clock)
     records = [(r.action, r.outcome, getattr(r, "detail", None)) for r in caplog.records if r.name == "identity.audit"]
-    assert records == [("staff_login", "refused", "password"), ("staff_login", "success", None)]
+    assert records == [("staff_login", "refused", "password"), ("staff_login", "refused", "password"),
+                       ("staff_login", "success", None)]
 
 
 def test_a_disabled_staff_account_cannot_log_in_and_its_sessions_end(client, staff, clock, settings):
@@ -133,3 +135,42 @@ def test_an_account_without_a_totp_secret_is_refused_not_a_crash(client, staff, 
         session.execute(sa.update(accounts).values(totp_secret=None))
     response = staff_login(client, secret, clock)
     assert (response.status_code, response.json["error"]["code"]) == (401, "staff_login_refused")
+
+
+class FakeDefences:
+    """Stands for part A's identity.defences: records the calls, refuses once told to."""
+
+    def __init__(self):
+        self.calls, self.refuse = [], False
+
+    def check(self, action, identifier, ip):
+        self.calls.append(("check", action, identifier))
+        if self.refuse:
+            from services.web import ApiError
+            raise ApiError(429, "too_many_attempts", "Trop de tentatives.", {"retry_after": 60})
+
+    def record_failure(self, action, identifier, ip):
+        self.calls.append(("failure", action, identifier))
+
+    def record_success(self, action, identifier, ip):
+        self.calls.append(("success", action, identifier))
+
+
+def test_the_gates_call_part_as_defences_and_a_throttled_attempt_is_audited(client, staff, clock, caplog,
+                                                                           monkeypatch):
+    from identity.accounts import gates
+    secret = staff(roles=("support",), circonscriptions=())
+    defences = FakeDefences()
+    monkeypatch.setattr(gates, "_defences", defences)
+    staff_login(client, secret, clock, password="pas le bon mot de passe")
+    staff_login(client, secret, clock)
+    assert defences.calls == [("check", "staff_login", "agent@cd28.fr"), ("failure", "staff_login", "agent@cd28.fr"),
+                              ("check", "staff_login", "agent@cd28.fr"), ("success", "staff_login", "agent@cd28.fr")]
+    defences.refuse = True
+    with caplog.at_level(logging.INFO, logger="identity.audit"):
+        response = staff_login(client, secret, clock)
+    assert (response.status_code, response.json["error"]["code"]) == (429, "too_many_attempts")
+    assert [(r.action, r.outcome) for r in caplog.records if r.name == "identity.audit"] == [
+        ("staff_login", "throttled")]
+    client.post("/api/recovery/request", json={"email": "agent@cd28.fr", "account_type": "assmat"})
+    assert defences.calls[-1] == ("check", "reset", "agent@cd28.fr")
