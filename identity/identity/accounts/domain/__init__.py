@@ -11,16 +11,11 @@ from __future__ import annotations
 ASSMAT, MAM, RPE = "assmat", "mam", "rpe"
 PMI_AGENT, PMI_CENTRAL, SUPPORT, ADMIN = "pmi_agent", "pmi_central", "support", "admin"
 STAFF_ROLES = (PMI_AGENT, PMI_CENTRAL, SUPPORT, ADMIN)
-STRUCTURE_ROLES = (MAM, RPE)
 STAFF = "staff"  # an account type, never a role
 
 PENDING_EMAIL, ACTIVE = "pending_email", "active"
 # A structure closed in the extract, or a staff account disabled by command: no login, no reset, sessions ended.
 DISABLED = "disabled"
-
-ACCOUNT_TYPES = (ASSMAT, MAM, RPE, STAFF)
-# What the public forgotten-password form offers; staff get their links from the `staff` command.
-RECOVERABLE_TYPES = (ASSMAT, MAM, RPE)
 
 
 def split_list(value: str | None) -> list[str]:
@@ -43,5 +38,6 @@ def account_type(account) -> str:
 
 
 def role_for_type(kind: str) -> str | None:
-    """The role an account type stands for on the public forms (None: not one of them)."""
+    """The role an account type stands for on the public forms (None: not one of them). Staff are not among
+    them: their links come from the `staff` command."""
     return kind if kind in (ASSMAT, MAM, RPE) else None
