@@ -1,4 +1,4 @@
-"""`python -m identity staff create|disable|password-link`: staff accounts are made by command (the back office
+"""`python -m identity staff create|disable|new-totp|password-link`: staff accounts are made by command (the back office
 that will manage them is issue 7)."""
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="circonscription d'un agent (pmi_agent) ; répétez l'option pour en donner plusieurs")
     disable = verbs.add_parser("disable", help="désactive un compte et met fin à ses sessions")
     disable.add_argument("--email", required=True)
+    totp = verbs.add_parser("new-totp", help="un nouveau secret TOTP (téléphone perdu) ; l'ancien ne marche plus et "
+                                             "les sessions du compte sont terminées")
+    totp.add_argument("--email", required=True)
     link = verbs.add_parser("password-link", help="un nouveau lien pour choisir le mot de passe (valable 24 h)")
     link.add_argument("--email", required=True)
     return parser
@@ -57,6 +60,10 @@ def staff_command(settings: Settings, argv: list[str]) -> int:
             elif args.verb == "disable":
                 commands.disable_staff(uow, email, utc_now())
                 print(f"Compte {email} désactivé ; ses sessions sont terminées.")
+            elif args.verb == "new-totp":
+                uri = commands.new_staff_totp(uow, email, utc_now())
+                print("Nouveau secret TOTP, affiché UNE SEULE FOIS (l'ancien ne fonctionne plus) :")
+                print(f"  {uri}")
             else:
                 link = commands.staff_password_link(uow, settings, email, utc_now())
                 print(f"Lien pour choisir le mot de passe (un seul usage, valable 24 h) :\n  {link}")

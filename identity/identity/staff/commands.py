@@ -73,6 +73,20 @@ def staff_password_link(uow: UnitOfWork, settings: Settings, email: str, now: dt
     return link
 
 
+def new_staff_totp(uow: UnitOfWork, email: str, now: dt.datetime) -> str:
+    """A lost phone: a new TOTP secret (the old one stops working at once) and every session ended. Returns the
+    otpauth URI, to print once."""
+    account = _staff_by_email(uow, email)
+    if account is None or account["status"] != ACTIVE:
+        raise StaffInputError("Aucun compte du personnel actif n'a cette adresse e-mail.")
+    secret = new_totp_secret()
+    uow.session.execute(accounts.update().where(accounts.c.id == account["id"])
+                        .values(totp_secret=secret, totp_last_step=None))
+    end_every_session(uow, account["id"], now)
+    uow.commit()
+    return otpauth_uri(secret, email)
+
+
 def open_staff_session(uow: UnitOfWork, signing_key: RSAKey, settings: Settings, email: str, password, code,
                        ip: str, now: dt.datetime) -> dict:
     """Login: the password and the TOTP code are both checked whatever the first check found (an unknown address

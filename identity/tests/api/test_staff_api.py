@@ -174,3 +174,15 @@ def test_the_gates_call_part_as_defences_and_a_throttled_attempt_is_audited(clie
         ("staff_login", "throttled")]
     client.post("/api/recovery/request", json={"email": "agent@cd28.fr", "account_type": "assmat"})
     assert defences.calls[-1] == ("check", "reset", "agent@cd28.fr")
+
+
+def test_a_new_totp_secret_replaces_the_old_one_and_ends_the_sessions(client, staff, clock, settings, capsys):
+    old = staff(roles=("pmi_central",), circonscriptions=())
+    refresh_token = staff_login(client, old, clock).json["refresh_token"]
+    assert staff_command(settings, ["new-totp", "--email", "agent@cd28.fr"]) == 0
+    new = parse_qs(urlsplit(re.search(r"otpauth://\S+", capsys.readouterr().out).group(0)).query)["secret"][0]
+    assert new != old
+    assert client.post("/api/sessions/refresh", json={"refresh_token": refresh_token}).status_code == 401
+    clock.advance(seconds=30)
+    assert staff_login(client, old, clock).status_code == 401
+    assert staff_login(client, new, clock).status_code == 200
