@@ -155,9 +155,29 @@ class IdentityClient(ServiceClient):
     def resend_activation(self, ticket: str) -> dict:
         return self.downstream.json("POST", "/api/activation/resend", json={"ticket": ticket})
 
-    def login(self, pmi_number: str, password: str, captcha: dict | None = None) -> dict:
-        return self.downstream.json("POST", "/api/sessions", json={"pmi_number": pmi_number, "password": password,
-                                                                   **(captcha or {})})
+    def login(self, login: str, password: str, captcha: dict | None = None, account_type: str | None = None) -> dict:
+        """`login`: a PMI number or an e-mail (identity tells them apart)."""
+        body = {"login": login, "password": password, **(captcha or {})}
+        if account_type:
+            body["account_type"] = account_type
+        return self.downstream.json("POST", "/api/sessions", json=body)
+
+    def request_password_reset(self, email: str, account_type: str) -> dict:
+        return self.downstream.json("POST", "/api/recovery/request",
+                                    json={"email": email, "account_type": account_type})
+
+    def check_password_reset(self, token: str) -> dict:
+        return self.downstream.json("POST", "/api/recovery/check", json={"token": token})
+
+    def complete_password_reset(self, token: str, password: str) -> dict:
+        return self.downstream.json("POST", "/api/recovery/complete", json={"token": token, "password": password})
+
+    def staff_login(self, email: str, password: str, totp: str) -> dict:
+        return self.downstream.json("POST", "/api/staff/sessions",
+                                    json={"email": email, "password": password, "totp": totp})
+
+    def staff_me(self, token: str) -> dict:
+        return self.downstream.json("GET", "/api/staff/me", token=token)
 
     def refresh(self, refresh_token: str) -> dict:
         return self.downstream.json("POST", "/api/sessions/refresh", json={"refresh_token": refresh_token})

@@ -6,9 +6,15 @@ from identity.bootstrap import bootstrap
 from identity.defences.throttle import purge_expired_keys
 from identity.holders.consumers import project_agrement_holders
 from identity.settings import Settings, load_settings
-from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN
+from identity.staff.cli import staff_command
+from identity.structures.cli import structures_command
+from identity.structures.consumers import project_structure
+from services.catalogue.agrement import (
+    AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN, STRUCTURE_CLOSED, STRUCTURE_MODIFIED,
+    STRUCTURE_REGISTERED)
 from services.catalogue.identity import (
-    ACCOUNT_ACTIVATED, ACTIVATION_ADDRESS_REPLACED, ACTIVATION_ELSEWHERE_NOTICE, EMAIL_CONFIRMATION_REQUESTED)
+    ACCOUNT_ACTIVATED, ACTIVATION_ADDRESS_REPLACED, ACTIVATION_ELSEWHERE_NOTICE, EMAIL_CHANGED,
+    EMAIL_CONFIRMATION_REQUESTED, PASSWORD_CHANGED, PASSWORD_RESET_REQUESTED)
 from services.manifest import Batch, ServiceManifest
 
 
@@ -18,8 +24,10 @@ def _blueprints():
     from identity.audit.routes import bp as security
     from identity.captcha.routes import bp as captcha
     from identity.keys.routes import bp as keys
+    from identity.recovery.routes import bp as recovery
     from identity.sessions.routes import bp as sessions
-    return [keys, activation, sessions, captcha, security]
+    from identity.staff.routes import bp as staff
+    return [keys, activation, sessions, recovery, staff, captcha, security]
 
 
 def _init_app(app, container) -> None:
@@ -42,10 +50,13 @@ MANIFEST = ServiceManifest(
     blueprints=_blueprints,
     init_app=_init_app,
     # Who may activate follows the newest state of each agrément.
-    projections={spec: _HOLDERS for spec in (AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN)},
+    projections={**{spec: _HOLDERS for spec in (AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN)},
+                 # MAM and RPE accounts follow the structures extract.
+                 **{spec: project_structure for spec in (STRUCTURE_REGISTERED, STRUCTURE_MODIFIED, STRUCTURE_CLOSED)}},
     publishes=(EMAIL_CONFIRMATION_REQUESTED, ACCOUNT_ACTIVATED, ACTIVATION_ADDRESS_REPLACED,
-               ACTIVATION_ELSEWHERE_NOTICE),
-    commands={"complete-registration": complete_registration_command},
+               ACTIVATION_ELSEWHERE_NOTICE, PASSWORD_RESET_REQUESTED, PASSWORD_CHANGED, EMAIL_CHANGED),
+    commands={"complete-registration": complete_registration_command, "staff": staff_command,
+              "structures": structures_command},
     background=(purge_expired_keys,),
     migrations="identity:migrations",
     default_port=8101,

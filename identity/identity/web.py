@@ -19,8 +19,10 @@ _STATUS = {
     "password_contains_birth_date": 400, "password_contains_portal_words": 400, "captcha_wrong": 400,
     "captcha_required": 428, "too_many_attempts": 429, "captcha_not_found": 404, "forbidden": 403,
     "link_invalid": 400, "link_used": 400, "link_expired": 400,
-    "invalid_credentials": 401, "session_expired": 401,
-    "email_not_confirmed": 403,
+    "invalid_login": 400, "invalid_account_type": 400,
+    "reset_link_invalid": 400, "reset_link_used": 400, "reset_link_expired": 400,
+    "invalid_credentials": 401, "session_expired": 401, "staff_login_refused": 401,
+    "email_not_confirmed": 403, "account_disabled": 403,
     "email_taken": 409, "account_already_active": 409, "no_pending_activation": 409, "conflict": 409,
 }
 

@@ -323,9 +323,21 @@ def cmd_run(args) -> int:
             subprocess.run([sys.executable, "-m", "agrement", "import", str(demo_file), "--quiet"], env=env,
                            check=True)
             marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
+        # The demo MAMs and RPEs (their accounts: first password through "mot de passe oublié"); a marker of
+        # their own, so that a ./var made before structures existed gets them too.
+        structures_marker = data_dir.resolve() / ".demo-structures-loaded"
+        if not args.no_demo and not structures_marker.exists():
+            structures_file = data_dir.resolve() / "demo-structures.csv"
+            subprocess.run([sys.executable, "-m", "agrement", "demo-structures", "--out", str(structures_file)],
+                           env=env, check=True)
+            subprocess.run([sys.executable, "-m", "agrement", "import-structures", str(structures_file)], env=env,
+                           check=True, stdout=subprocess.DEVNULL)
+            structures_marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
         url = f"http://{args.host}:{args.port}"
         print(f"\nLe portail est prêt : {url}\n  courriels capturés : {url}/dev/mails\n"
-              f"  compte de démonstration : numéro PMI 280001, né(e) le 12/04/1985\nCtrl-C pour arrêter.",
+              f"  compte de démonstration : numéro PMI 280001, né(e) le 12/04/1985\n"
+              f"  MAM de démonstration : mam28-01@example.org (premier mot de passe par « mot de passe oublié »)\n"
+              f"Ctrl-C pour arrêter.",
               flush=True)
         while not stopping:
             dead = group.dead()

@@ -123,6 +123,18 @@ def test_run_command_alone_serves_demo_fiches_activation_and_keeps_data(tmp_path
             "csrf_token": csrf(login.text), "pmi_number": "280001", "password": PASSWORD})
         assert "DUPONT" in home.text and home.url.rstrip("/").endswith("/espace-pro")
 
+        # The demo structures are loaded too: the demo MAM asks for its first password and gets the link.
+        assert "mam28-01@example.org" in banner
+        asked = base + "/espace-pro/mot-de-passe-oublie"
+
+        def mam_mailed() -> list:
+            browser.post(asked, data={"csrf_token": csrf(browser.get(asked).text), "email": "mam28-01@example.org",
+                                      "account_type": "mam"})
+            return requests.get(sink, params={"to": "mam28-01@example.org"}, timeout=5).json()
+
+        mam_mail = eventually(mam_mailed, timeout=30, message="no password link for the demo MAM")[0]
+        assert any("mot-de-passe-oublie/nouveau" in url for url in mam_mail["links"])
+
         # The PMI imports a modified extract while the portal runs: the search shows it within seconds.
         modified = tmp_path / "modified.csv"
         with (tmp_path / "demo-extract.csv").open(encoding="utf-8-sig", newline="") as handle:

@@ -50,3 +50,18 @@ import_runs = sa.Table(
     sa.Column("rejected", sa.Integer, nullable=False, server_default="0"),
     sa.Column("rejections", sa.JSON),
 )
+
+# The structures extract (STRUCTURES_FORMAT.md): MAMs and RPEs, keyed "<kind>:<id>".
+structures = sa.Table(
+    "structures", metadata,
+    sa.Column("structure_key", sa.String(80), primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("structure_id", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("record", sa.JSON, nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

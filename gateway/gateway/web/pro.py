@@ -16,12 +16,15 @@ from gateway.clients import DownstreamError, ServiceUnavailable
 from gateway.errors import error_page
 from gateway.web import captcha
 from gateway.web.forms import Form, check_date, check_pmi_number
+from services.validators import parse_pmi_number
 
 log = logging.getLogger("gateway.pro")
 
 bp = Blueprint("pro", __name__, url_prefix="/espace-pro")
 
-LOGIN_FIELDS = ("pmi_number", "password", "captcha_answer")
+LOGIN_FIELDS = ("login", "password", "captcha_answer")
+# Staff log in at /espace-pmi (password + TOTP), never here.
+STAFF_ROLES = ("pmi_agent", "pmi_central", "support", "admin")
 CHECK_FIELDS = ("pmi_number", "birth_date", "birth_date_day", "birth_date_month", "birth_date_year",
                 "captcha_answer")
 # Never shown back: a password, and an answer to a challenge that the next page replaces.
@@ -47,6 +50,22 @@ def _login_page(form: Form, target, status: int = 200):
     return render_template("pro/login.html", form=form, target=target, captcha=challenge), status
 
 
+def check_login(form: Form) -> None:
+    """A PMI number (spaces forgiven, kept in its 6-digit form) or something that looks like an e-mail; which
+    e-mail is valid is identity's rule."""
+    value = form["login"]
+    if not value:
+        form.error("login", "Saisissez votre numéro de dossier PMI ou votre adresse e-mail.")
+    elif "@" not in value:
+        try:
+            form.values["login"] = parse_pmi_number(value, allow_spaces=True)
+        except ValueError:
+            form.error("login", "Saisissez votre numéro de dossier PMI (6 chiffres, par exemple 280153) ou votre "
+                                "adresse e-mail.")
+    elif len(value) > 254 or " " in value:
+        form.error("login", "L'adresse e-mail n'est pas valide.")
+
+
 @bp.route("/connexion", methods=["GET", "POST"])
 def login():
     """Login; after a first failure in this browser (or when identity asks for it) the captcha is shown and
@@ -54,10 +73,13 @@ def login():
     target = request.values.get("suivant")
     if request.method == "GET":
         return _login_page(Form(LOGIN_FIELDS, {}, secret=LOGIN_SECRET), target)
-    form = Form(LOGIN_FIELDS, request.form, secret=LOGIN_SECRET)
+    # `pmi_number` is the field's former name: a form cached by a browser before the change still works.
+    posted = {"login": request.form.get("login") or request.form.get("pmi_number", ""),
+              "password": request.form.get("password", ""), "captcha_answer": request.form.get("captcha_answer", "")}
+    form = Form(LOGIN_FIELDS, posted, secret=LOGIN_SECRET)
     if captcha.wants_reload(request.form):
         return _login_page(form, target)
-    check_pmi_number(form)
+    check_login(form)
     if not form["password"]:
         form.error("password", "Saisissez votre mot de passe.")
     with_captcha = bool(session.get(LOGIN_CAPTCHA))
@@ -66,7 +88,7 @@ def login():
     status = 400
     if form.ok:
         try:
-            answer = _identity().login(form["pmi_number"], form["password"],
+            answer = _identity().login(form["login"], form["password"],
                                        captcha.submitted(request.form) if with_captcha else None)
         except DownstreamError as error:
             session[LOGIN_CAPTCHA] = True
@@ -74,7 +96,8 @@ def login():
                 form.error("password", captcha.retry_message(error))
                 status = 429
             else:
-                form.refusal(error, {"captcha": "captcha_answer", "password": "password"})
+                form.refusal(error, {"captcha": "captcha_answer", "password": "password", "credentials": "password",
+                                     "disabled": "password"})
         else:
             browser.start_session(answer)
             return redirect(_safe_next(target), 303)
@@ -98,6 +121,8 @@ def logout():
 @browser.login_required
 def home():
     account = browser.current_account()
+    if account.get("role") in STAFF_ROLES:
+        return redirect(url_for("staff.home"), 303)
     agrement, agrement_error = None, None
     if account.get("role") == "assmat":
         try:

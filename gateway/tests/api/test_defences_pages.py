@@ -76,11 +76,11 @@ def test_login_shows_the_captcha_after_a_first_failure_and_sends_it(client, down
                                                         "csrf_token": csrf("/espace-pro/connexion")})
     assert failed.status_code == 400 and "captcha__image" in failed.get_data(as_text=True)
     assert json.loads(calls_to(downstream, "/api/sessions")[0].request.body) == {
-        "pmi_number": "280001", "password": "pas le bon mot"}
+        "login": "280001", "password": "pas le bon mot"}
     response = log_in(**SOLVED)
     assert response.status_code == 303
     assert json.loads(calls_to(downstream, "/api/sessions")[-1].request.body) == {
-        "pmi_number": "280001", "password": "un mot de passe long", **SOLVED}
+        "login": "280001", "password": "un mot de passe long", **SOLVED}
 
 
 def test_login_asked_for_the_captcha_by_identity_shows_it(client, downstream, urls, csrf):

@@ -26,8 +26,8 @@ def test_login_sets_an_httponly_samesite_lax_session_cookie(client, log_in, down
     response = log_in()
 
     assert response.status_code == 303 and response.headers["Location"] == "/espace-pro"
-    assert json.loads(downstream.calls[0].request.body) == {"pmi_number": "280001",
-                                                            "password": "un mot de passe long"}
+    # The form's former field name (`pmi_number`) still works; identity receives it as `login`.
+    assert json.loads(downstream.calls[0].request.body) == {"login": "280001", "password": "un mot de passe long"}
     cookie = _set_cookie(response)
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # local and test runs are served over plain http

@@ -60,6 +60,15 @@ accounts = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("activated_at", UtcDateTime),
+    # Staff: every role held (comma-separated; `role` is the main one) and, for PMI agents, their circonscriptions.
+    sa.Column("roles", sa.Text),
+    sa.Column("circonscriptions", sa.Text),
+    # Staff: the TOTP secret (base32) and the last time step accepted, so a code is never accepted twice.
+    sa.Column("totp_secret", sa.String(64)),
+    sa.Column("totp_last_step", sa.BigInteger),
+    # MAM and RPE: the structure the account belongs to ("mam:MAM28-01", "rpe:RPE28-01").
+    sa.Column("structure_key", sa.String(80), unique=True),
+    sa.Column("password_changed_at", UtcDateTime),
 )
 
 email_confirmations = sa.Table(
@@ -70,6 +79,31 @@ email_confirmations = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("used_at", UtcDateTime),
+)
+
+# Forgotten password: single-use links, SHA-256 of the secret only, valid RESET_LIFETIME.
+password_resets = sa.Table(
+    "password_resets", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("used_at", UtcDateTime),
+)
+
+# The MAMs and RPEs of agrement-svc's structures extract, as identity knows them: enough to keep their account in
+# step, and to say why a structure has none (`conflict`: its e-mail belongs to another account).
+structures = sa.Table(
+    "structures", metadata,
+    sa.Column("structure_key", sa.String(80), primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(254)),
+    sa.Column("status", sa.String(20), nullable=False),       # open | closed
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id", ondelete="SET NULL")),
+    sa.Column("conflict", sa.String(40)),                      # email_taken | invalid_email | None
+    sa.Column("source_occurred_at", UtcDateTime, nullable=False),
 )
 
 refresh_tokens = sa.Table(

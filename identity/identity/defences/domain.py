@@ -56,8 +56,10 @@ POLICIES: dict[str, Policy] = {
     # Login by PMI number or e-mail.
     "login": Policy(identifier_limit=5, identifier_window=HOUR, ip_limit=20, ip_window=HOUR, lock_seconds=15 * MINUTE,
                     captcha_after=1, ip_captcha_after=3, global_captcha_per_minute=20),
+    # Staff have a second factor (TOTP): a guessed password alone opens nothing, so no captcha on their page; the
+    # locks still make guessing slow and every attempt is audited.
     "staff_login": Policy(identifier_limit=5, identifier_window=HOUR, ip_limit=20, ip_window=HOUR,
-                          lock_seconds=15 * MINUTE, captcha_after=1, ip_captcha_after=3, global_captcha_per_minute=10),
+                          lock_seconds=15 * MINUTE),
     # "Renvoyer le courriel": three per account and day is plenty for a delayed mail.
     "resend": Policy(identifier_limit=3, identifier_window=DAY, ip_limit=10, ip_window=HOUR, lock_seconds=HOUR,
                      counts="uses"),

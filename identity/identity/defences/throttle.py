@@ -133,14 +133,16 @@ class Throttle:
         self._count_for_spike(now, ts)
 
     def record_success(self, action: str, identifier, ip: str, *, account_id: str | None = None,
-                       detail: dict | None = None) -> None:
+                       detail: dict | None = None, audited: bool = False) -> None:
         """After a right answer: the identifier's failures are forgiven (not the address's: one right password
-        must not reset a spray of wrong ones from the same machine)."""
+        must not reset a spray of wrong ones from the same machine). `audited`: the command already wrote the
+        success in its own transaction (staff login, with the account), so no second row."""
         now, _ = self._now()
         if policy(action).counts == "failures":
             self.store.delete(f"fail:{action}:id:{_hash(identifier)}")
-        record_now(self.session_factory, action, "success", account_id=account_id, identifier=identifier, ip=ip,
-                   at=now, detail=detail)
+        if not audited:
+            record_now(self.session_factory, action, "success", account_id=account_id, identifier=identifier,
+                       ip=ip, at=now, detail=detail)
 
     def record(self, action: str, outcome: str, identifier=None, ip: str | None = None, **fields) -> None:
         """An attempt that the gates did not count (a command run by staff, a link followed): audit only."""

@@ -11,7 +11,8 @@ import uuid
 import sqlalchemy as sa
 from joserfc.jwk import RSAKey
 
-from identity.accounts.domain import ACTIVE, ASSMAT
+from identity.accounts.domain import (
+    ACTIVE, ASSMAT, DISABLED, MAM, PMI_AGENT, RPE, account_roles, account_type, split_list)
 from identity.accounts.domain.credentials import (
     hash_password, hash_secret, new_secret, password_needs_rehash, verify_password)
 from identity.accounts.domain.refusals import Refusal
@@ -22,23 +23,40 @@ from identity.settings import Settings
 from services.auth import issue_token
 from services.db import UnitOfWork
 
+# Who logs in through POST /api/sessions; staff have their own endpoint, with TOTP.
+LOGIN_ROLES = (ASSMAT, MAM, RPE)
 
-def open_session(uow: UnitOfWork, signing_key: RSAKey, settings: Settings, pmi_number: str, password,
-                 now: dt.datetime) -> dict:
-    """Login. An unknown number and a wrong password give the same answer after the same hashing work."""
-    account = uow.session.execute(sa.select(accounts).where(accounts.c.pmi_number == pmi_number,
-                                                            accounts.c.role == ASSMAT)).mappings().first()
+
+def open_session(uow: UnitOfWork, signing_key: RSAKey, settings: Settings, login: tuple[str, str], password,
+                 now: dt.datetime, account_type: str | None = None) -> dict:
+    """Login by PMI number (an assmat) or by e-mail (an assmat, a MAM or an RPE; `account_type` narrows it). An
+    unknown identifier and a wrong password give the same answer after the same hashing work. Staff accounts never
+    log in here: they need their second factor (identity.staff)."""
+    kind, value = login
+    roles = (account_type,) if account_type else LOGIN_ROLES
+    column = accounts.c.pmi_number if kind == "pmi_number" else accounts.c.email
+    if kind == "pmi_number":
+        roles = tuple(role for role in roles if role == ASSMAT)
+    account = uow.session.execute(sa.select(accounts).where(column == value, accounts.c.role.in_(roles))
+                                  ).mappings().first()
     if not verify_password(account["password_hash"] if account else None, password):
         raise Refusal("invalid_credentials")
     # Only said to whoever knows the password, so it reveals nothing to a prober.
+    if account["status"] == DISABLED:
+        raise Refusal("account_disabled")
     if account["status"] != ACTIVE:
         raise Refusal("email_not_confirmed")
     if password_needs_rehash(account["password_hash"]):
         uow.session.execute(accounts.update().where(accounts.c.id == account["id"])
                             .values(password_hash=hash_password(password)))
-    tokens = _issue_tokens(uow, signing_key, settings, account, str(uuid.uuid4()), now + SESSION_LIFETIME, now)
+    tokens = issue_session(uow, signing_key, settings, account, now)
     uow.commit()
     return tokens
+
+
+def issue_session(uow: UnitOfWork, signing_key: RSAKey, settings: Settings, account, now: dt.datetime) -> dict:
+    """A new session for an account just authenticated (the caller commits)."""
+    return _issue_tokens(uow, signing_key, settings, account, str(uuid.uuid4()), now + SESSION_LIFETIME, now)
 
 
 def refresh_session(uow: UnitOfWork, signing_key: RSAKey, settings: Settings, refresh_token,
@@ -83,9 +101,17 @@ def _issue_tokens(uow: UnitOfWork, signing_key: RSAKey, settings: Settings, acco
     access_token = issue_token(signing_key, subject=account["id"], role=account["role"],
                                issuer=settings.token_issuer, audience=settings.token_audience,
                                lifetime_seconds=lifetime,
-                               extra={"pmi_number": account["pmi_number"], "name": account["display_name"]})
+                               extra=_claims(account))
     return {"access_token": access_token, "token_type": "Bearer", "expires_in": lifetime,
             "refresh_token": refresh_token, "account": account_json(account)}
+
+
+def _claims(account) -> dict:
+    claims = {"pmi_number": account["pmi_number"], "name": account["display_name"],
+              "roles": account_roles(account), "account_type": account_type(account)}
+    if PMI_AGENT in claims["roles"]:
+        claims["circonscriptions"] = split_list(account["circonscriptions"])
+    return claims
 
 
 def _refresh_token_row(uow: UnitOfWork, refresh_token):

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
-from identity.accounts.domain.credentials import parse_pmi_number
+from identity.accounts.domain.credentials import normalize_email, parse_pmi_number
 from identity.accounts.domain.refusals import Refusal
 from identity.accounts.queries import find_account
 from identity.defences import gates
 from identity.sessions import commands
+from identity.sessions.commands import LOGIN_ROLES
 from identity.web import blueprint, current_container, unit_of_work
 from services.auth import require_token
 from services.web import ApiError, json_body
@@ -15,27 +16,53 @@ from services.web import ApiError, json_body
 bp = blueprint("sessions", __name__)
 
 
+def parse_login(body: dict) -> tuple[str, str]:
+    """`login`: a PMI number (6 digits, spaces forgiven) or an e-mail; the older `pmi_number` key still works."""
+    if body.get("login") in (None, "") and body.get("pmi_number") not in (None, ""):
+        return "pmi_number", parse_pmi_number(body["pmi_number"])
+    value = body.get("login")
+    if value in (None, ""):
+        raise ApiError(400, "missing_fields", "Champ(s) manquant(s) : login.", {"fields": ["login"]})
+    if not isinstance(value, str):
+        raise Refusal("invalid_login")
+    if "@" in value:
+        return "email", normalize_email(value)
+    if value.replace(" ", "").isascii() and value.replace(" ", "").isdigit():
+        return "pmi_number", parse_pmi_number(value)
+    raise Refusal("invalid_login")
+
+
+def parse_account_type(value) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or value.strip().lower() not in LOGIN_ROLES:
+        raise Refusal("invalid_account_type")
+    return value.strip().lower()
+
+
 @bp.post("/api/sessions")
 def open_session():
-    """Login, behind the gates: a locked identifier or address is refused even with the right password (429
-    until the lock ends); after a failure the captcha is required (428 without it, 400 when wrong)."""
-    body = json_body(("pmi_number", "password"))
-    pmi_number = parse_pmi_number(body["pmi_number"])
-    gates.check("login", pmi_number, captcha=body)
+    """Login by PMI number or e-mail, behind the gates: a locked identifier or address is refused even with the
+    right password (429 until the lock ends); after a failure the captcha is required (428 without it, 400 when
+    wrong)."""
+    body = json_body(("password",))
+    login, account_type = parse_login(body), parse_account_type(body.get("account_type"))
+    identifier = login[1]
+    gates.check("login", identifier, captcha=body)
     container = current_container()
     signing_key = container.keys.signing_key()
     try:
         with unit_of_work() as uow:
-            answer = commands.open_session(uow, signing_key, container.settings, pmi_number, body["password"],
-                                           container.clock())
+            answer = commands.open_session(uow, signing_key, container.settings, login, body["password"],
+                                           container.clock(), account_type)
     except Refusal as refusal:
         if refusal.code == "invalid_credentials":
-            gates.record_failure("login", pmi_number)
-        else:  # the right password, an account not confirmed yet: not a guess, but part of the trail
-            container.throttle.record("login", "refused", identifier=pmi_number, ip=gates.client_address(),
+            gates.record_failure("login", identifier)
+        else:  # the right password, an account not confirmed or disabled: not a guess, but part of the trail
+            container.throttle.record("login", "refused", identifier=identifier, ip=gates.client_address(),
                                       detail={"reason": refusal.code})
         raise
-    gates.record_success("login", pmi_number, account_id=answer["account"]["id"])
+    gates.record_success("login", identifier, account_id=answer["account"]["id"])
     return jsonify(answer)
 
 

@@ -22,11 +22,13 @@ from sqlalchemy.orm import Session
 from notify.adapters.orm import mails
 from notify.adapters.transport import Transport, TransportError
 from notify.mails.domain.messages import (
-    Draft, activation_address_replaced, activation_elsewhere_notice, compose, email_confirmation)
+    Draft, activation_address_replaced, activation_elsewhere_notice, compose, email_changed, email_confirmation,
+    password_changed, password_reset)
 from notify.mails.domain.rendering import Rendered, render
 from services.catalogue import EventSpec
 from services.catalogue.identity import (
-    ACTIVATION_ADDRESS_REPLACED, ACTIVATION_ELSEWHERE_NOTICE, EMAIL_CONFIRMATION_REQUESTED)
+    ACTIVATION_ADDRESS_REPLACED, ACTIVATION_ELSEWHERE_NOTICE, EMAIL_CHANGED, EMAIL_CONFIRMATION_REQUESTED,
+    PASSWORD_CHANGED, PASSWORD_RESET_REQUESTED)
 from services.catalogue.notify import MAIL_DELIVERED, MAIL_FAILED
 from services.db import UnitOfWork
 from services.events import Event
@@ -39,6 +41,9 @@ MAILS: dict[EventSpec, Callable[[Mapping], Draft]] = {
     EMAIL_CONFIRMATION_REQUESTED: email_confirmation,
     ACTIVATION_ADDRESS_REPLACED: activation_address_replaced,
     ACTIVATION_ELSEWHERE_NOTICE: activation_elsewhere_notice,
+    PASSWORD_RESET_REQUESTED: password_reset,
+    PASSWORD_CHANGED: password_changed,
+    EMAIL_CHANGED: email_changed,
 }
 
 

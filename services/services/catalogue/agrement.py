@@ -20,3 +20,23 @@ AGREMENT_WITHDRAWN = EventSpec(
     "agrement.withdrawn", 1, "agrement-svc", _AGREMENT_FIELDS,
     "The agrément ended (withdrawn or suspended status): publication stops.",
     consumers=("fiche", "identity"))
+
+# The structures extract (agrement-svc/STRUCTURES_FORMAT.md): MAMs and relais petite enfance. `subject` is the
+# structure key, "<kind>:<id>" ("mam:MAM28-01", "rpe:RPE28-01"), so a MAM and an RPE never share one.
+_STRUCTURE_FIELDS = (
+    "structure_key", "kind", "structure_id", "name", "email", "phone", "address_line", "postcode", "commune_insee",
+    "communes", "opening_hours", "status",
+)
+
+STRUCTURE_REGISTERED = EventSpec(
+    "structure.registered", 1, "agrement-svc", _STRUCTURE_FIELDS,
+    "A MAM or an RPE seen for the first time in a structures extract; identity creates its account.",
+    consumers=("identity",))
+STRUCTURE_MODIFIED = EventSpec(
+    "structure.modified", 1, "agrement-svc", _STRUCTURE_FIELDS + ("changed_fields",),
+    "A known structure whose fields changed (its e-mail included); the whole new state is sent.",
+    consumers=("identity",))
+STRUCTURE_CLOSED = EventSpec(
+    "structure.closed", 1, "agrement-svc", _STRUCTURE_FIELDS,
+    "The structure closed (status `closed` in the extract): its account is disabled.",
+    consumers=("identity",))

@@ -21,3 +21,17 @@ ACTIVATION_ELSEWHERE_NOTICE = EventSpec(
     "An account was activated with an address other than the one in the PMI's extract: that address (`email`) is "
     "told, with what to do if it was not her; notify-svc mails it.",
     consumers=("notify",))
+PASSWORD_RESET_REQUESTED = EventSpec(
+    "identity.password_reset_requested", 1, "identity",
+    ("account_id", "email", "display_name", "account_type", "reset_url", "expires_at", "first_password"),
+    "Someone asked for a new password (or a MAM/RPE for its first one); notify-svc mails the single-use link.",
+    consumers=("notify",))
+PASSWORD_CHANGED = EventSpec(
+    "identity.password_changed", 1, "identity", ("account_id", "email", "display_name", "account_type", "changed_at"),
+    "An account's password was set or changed (every session of the account was ended); its owner is told.",
+    consumers=("notify",))
+EMAIL_CHANGED = EventSpec(
+    "identity.email_changed", 1, "identity",
+    ("account_id", "previous_email", "new_email_masked", "display_name", "account_type", "changed_at"),
+    "An account's e-mail changed (today: a structure's e-mail in the structures extract); the previous address is "
+    "told.", consumers=("notify",))

@@ -45,6 +45,18 @@ MESSAGES = {
                          "circonscription de PMI.",
     "captcha_not_found": "Cette image de vérification a expiré : demandez-en une nouvelle.",
     "forbidden": "Accès refusé.",
+    "invalid_login": "Saisissez votre numéro de dossier PMI (6 chiffres) ou votre adresse e-mail.",
+    "invalid_account_type": "Choisissez le type de compte : assistant·e maternel·le, MAM ou relais petite enfance "
+                            "(RPE).",
+    "account_disabled": "Ce compte est désactivé. Contactez votre service de PMI.",
+    "reset_link_invalid": "Ce lien n'est pas valide. Utilisez le lien du dernier e-mail reçu, ou refaites une "
+                          "demande de mot de passe oublié.",
+    "reset_link_used": "Ce lien a déjà servi. Si vous n'avez pas changé votre mot de passe vous-même, refaites une "
+                       "demande de mot de passe oublié.",
+    "reset_link_expired": "Ce lien a expiré. Refaites une demande de mot de passe oublié pour en recevoir un "
+                          "nouveau.",
+    "staff_login_refused": "Adresse e-mail, mot de passe ou code de vérification incorrect. Si vous venez "
+                           "d'utiliser ce code, attendez le suivant (il change toutes les 30 secondes).",
 }
 
 

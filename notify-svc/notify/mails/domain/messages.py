@@ -55,6 +55,42 @@ def activation_elsewhere_notice(data: Mapping[str, Any]) -> Draft:
         "by_pmi_central": data.get("method") == "pmi_central"})
 
 
+_ACCOUNT_TYPE_LABELS = {"assmat": "assistant maternel", "mam": "MAM", "rpe": "relais petite enfance",
+                        "staff": "personnel de la PMI"}
+
+
+def password_reset(data: Mapping[str, Any]) -> Draft:
+    """identity.password_reset_requested: the single-use link to choose a password (a MAM's or an RPE's first
+    one too). Never a password: only the link."""
+    name = _one_line(data.get("display_name"))
+    return Draft("password_reset", _address(data.get("email")), name, {
+        "display_name": name,
+        "reset_url": _link(data.get("reset_url")),
+        "expires_at": _moment(data.get("expires_at")),
+        "first_password": bool(data.get("first_password")),
+        "account_label": _ACCOUNT_TYPE_LABELS.get(str(data.get("account_type")), ""),
+    })
+
+
+def password_changed(data: Mapping[str, Any]) -> Draft:
+    """identity.password_changed: "votre mot de passe a été changé", and what to do if it was not her."""
+    name = _one_line(data.get("display_name"))
+    return Draft("password_changed", _address(data.get("email")), name, {
+        "display_name": name,
+        "changed_at": _moment(data.get("changed_at")),
+    })
+
+
+def email_changed(data: Mapping[str, Any]) -> Draft:
+    """identity.email_changed: to the previous address, with the new one masked (enough to recognise it)."""
+    name = _one_line(data.get("display_name"))
+    return Draft("email_changed", _address(data.get("previous_email")), name, {
+        "display_name": name,
+        "new_email_masked": _one_line(data.get("new_email_masked"))[:100],
+        "changed_at": _moment(data.get("changed_at")),
+    })
+
+
 def compose(mail_id: uuid.UUID, sender: Address, draft: Draft, rendered: Rendered,
             now: dt.datetime) -> EmailMessage:
     message = EmailMessage(policy=policy.SMTP)

@@ -1,0 +1,1 @@
+"""The structures extract's format and demo data (rules only)."""
