@@ -57,6 +57,8 @@ def embedded_environment(data_dir: Path, ports: dict[str, int] | None = None,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway_port}",
         "NOTIFY_MAIL_URL": f"sink://{data_dir / 'mail'}",
         "GATEWAY_SECRET_KEY": secret_file.read_text().strip(),
+        # The browser sessions, server-side: a SQLite file of the run (Redis in production).
+        "GATEWAY_STORE_URL": f"sqlite:///{data_dir / 'gateway-sessions.sqlite3'}",
         "PYTHONUNBUFFERED": "1",
     })
     for manifest in portal_services():

@@ -12,13 +12,26 @@ from gateway.web.forms import Form, check_date, check_pmi_number
 from services.settings import SettingsError, load
 
 
-def test_the_secret_key_is_required_outside_local_runs():
-    with pytest.raises(SettingsError, match="GATEWAY_SECRET_KEY"):
+def test_the_secret_key_and_the_session_store_are_required_outside_local_runs():
+    with pytest.raises(SettingsError, match="GATEWAY_SECRET_KEY.*GATEWAY_STORE_URL"):
         load(Settings, "gateway", environ={"ASSMAT_ENV": "production"})
+    with pytest.raises(SettingsError, match="GATEWAY_SECRET_KEY.*GATEWAY_STORE_URL"):
+        load(Settings, "gateway", environ={})  # no ASSMAT_ENV: production
+
+
+@pytest.mark.parametrize("key", ["k", "CHANGE_ME-gateway-secret-key-long-enough-to-pass", "CHANGE_ME-a-long-random-value"])
+def test_a_short_or_placeholder_secret_key_stops_start_up(key):
+    with pytest.raises(SettingsError, match="GATEWAY_SECRET_KEY"):
+        load(Settings, "gateway", environ={"ASSMAT_ENV": "production", "GATEWAY_SECRET_KEY": key,
+                                           "GATEWAY_STORE_URL": "redis://redis:6379/0"})
+
+
+PRODUCTION_KEY = "tK8vQ2mZr5Wc9LbN3xHd7YfJ1pGs4AeU6oRi0VkTnBq"
 
 
 def test_the_gateway_needs_neither_a_database_nor_a_broker_in_production():
-    settings = load(Settings, "gateway", environ={"ASSMAT_ENV": "production", "GATEWAY_SECRET_KEY": "k",
+    settings = load(Settings, "gateway", environ={"ASSMAT_ENV": "production", "GATEWAY_SECRET_KEY": PRODUCTION_KEY,
+                                                  "GATEWAY_STORE_URL": "redis://redis:6379/0",
                                                   "GATEWAY_FICHE_URL": "http://fiche:8103"})
     assert settings.fiche_url == "http://fiche:8103" and settings.departement == "28"
     assert not settings.is_local
