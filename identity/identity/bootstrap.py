@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 
 from identity.adapters.keys import SigningKeys, local_token_verifier
+from identity.sessions.domain import ACCESS_TOKEN_LIFETIME
 from identity.settings import Settings
 from services.auth import TokenVerifier
 from services.bootstrap import ServiceContainer
@@ -25,7 +26,10 @@ class Container(ServiceContainer):
 
 def bootstrap(settings: Settings) -> Container:
     parts = ServiceContainer.parts(settings)
-    keys = SigningKeys(parts["session_factory"])
+    # A new key signs once every verifier has had one refresh interval to fetch it; a replaced key stays
+    # published for as long as the tokens it signed live.
+    keys = SigningKeys(parts["session_factory"], publish_ahead_seconds=settings.jwks_refresh_seconds,
+                       access_token_seconds=ACCESS_TOKEN_LIFETIME.total_seconds())
     return Container(**parts, keys=keys,
                      verifier=local_token_verifier(keys, settings.token_issuer, settings.token_audience,
                                                    settings.jwks_refresh_seconds))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from identity.bootstrap import bootstrap
 from identity.holders.consumers import project_agrement_holders
+from identity.keys.cli import keys_command
 from identity.settings import Settings, load_settings
 from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN
 from services.catalogue.identity import ACCOUNT_ACTIVATED, EMAIL_CONFIRMATION_REQUESTED
@@ -32,5 +33,6 @@ MANIFEST = ServiceManifest(
     projections={spec: _HOLDERS for spec in (AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN)},
     publishes=(EMAIL_CONFIRMATION_REQUESTED, ACCOUNT_ACTIVATED),
     migrations="identity:migrations",
+    commands={"keys": keys_command},
     default_port=8101,
 )
