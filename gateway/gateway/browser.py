@@ -38,6 +38,7 @@ from werkzeug.datastructures import CallbackDict
 from gateway.bootstrap import current
 from gateway.clients import DownstreamError
 from gateway.settings import Settings
+from gateway.web.forms import BadInput, check_request_input
 from services.expiring import ExpiringStore, open_store
 
 log = logging.getLogger("gateway.browser")
@@ -226,6 +227,7 @@ def init_app(app: Flask, settings: Settings, container) -> None:
                       SESSION_COOKIE_DOMAIN=None)
     container.sessions = StoreSessionInterface(open_session_store(settings), settings, lambda: container.clock())
     app.session_interface = container.sessions
+    app.before_request(_check_input)
     app.before_request(_refuse_without_store)
     app.before_request(_note_expiry)
     app.before_request(_check_csrf)
@@ -236,6 +238,16 @@ def init_app(app: Flask, settings: Settings, container) -> None:
     def _to_login(_error):
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("pro.login", suivant=target), 303)
+
+    @app.errorhandler(BadInput)
+    def _bad_input(error: BadInput):
+        from flask import jsonify
+
+        from gateway.errors import error_page
+        from services.web import error_body
+        if request.path.startswith("/api/"):
+            return jsonify(error_body(error.code, error.message)), 400
+        return error_page(400, message=error.message)
 
     @app.errorhandler(SessionStoreUnavailable)
     def _store_down(_error):
@@ -322,6 +334,10 @@ def login_required(view):
             raise LoginRequired()
         return view(*args, **kwargs)
     return wrapped
+
+
+def _check_input():
+    check_request_input(request)
 
 
 def _refuse_without_store():

@@ -14,7 +14,7 @@ from gateway import browser
 from gateway.bootstrap import current
 from gateway.clients import DownstreamError, ServiceUnavailable
 from gateway.errors import error_page
-from gateway.web.forms import Form, check_date, check_pmi_number
+from gateway.web.forms import Form, check_date, check_pmi_number, safe_next
 
 log = logging.getLogger("gateway.pro")
 
@@ -31,15 +31,14 @@ def _identity():
 
 
 def _safe_next(target: str | None) -> str:
-    """Back to the page that asked for a login, but never to another site."""
-    if target and target.startswith("/espace-pro") and "//" not in target and "\\" not in target:
-        return target
-    return url_for("pro.home")
+    """Back to the page that asked for a login, but never to another site (forms.safe_next)."""
+    return safe_next(target) or url_for("pro.home")
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
 def login():
-    target = request.values.get("suivant")
+    # A CR/LF or other control character in the return address is refused (400), another site ignored.
+    target = safe_next(request.values.get("suivant"))
     if request.method == "GET":
         return render_template("pro/login.html", form=Form(LOGIN_FIELDS, {}, secret=("password",)), target=target)
     form = Form(LOGIN_FIELDS, request.form, secret=("password",))
