@@ -23,6 +23,9 @@ def keys_command(settings: Settings, argv: list[str]) -> int:
     keys = bootstrap(settings).keys
     if args.action == "rotate":
         added = keys.rotate()
+        if len(keys.stored()) == 1:
+            print(f"Première clé {added.kid} créée : elle signe dès maintenant.")
+            return 0
         signs_from = added.created_at + keys.publish_ahead
         print(f"Nouvelle clé {added.kid} publiée ; elle signera à partir de {signs_from.isoformat()} "
               f"(après un intervalle de rafraîchissement JWKS). L'ancienne reste publiée : lancez "
