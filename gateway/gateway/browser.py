@@ -175,24 +175,34 @@ class StoreSessionInterface(SessionInterface):
             now = self.clock()
             if session.session_id is None:
                 session.session_id, session.created_at = secrets.token_urlsafe(SESSION_ID_BYTES), now
-                self._write(session, now)
+                self._write(session, now, new=True)
                 response.set_cookie(name, self.signer.sign(session.session_id).decode(), **cookie_options)
             elif session.modified or now - (session.seen_at or 0) >= LAST_SEEN_STEP_SECONDS:
-                self._write(session, now)
+                if not self._write(session, now, new=False):
+                    # Ended meanwhile (a logout by another request): it must not come back; the browser forgets it.
+                    response.delete_cookie(name, **cookie_options)
             response.vary.add("Cookie")
         except SessionStoreUnavailable:
             _replace_by_store_down_page(response)
 
-    def _write(self, session: ServerSession, now: float) -> None:
+    def _write(self, session: ServerSession, now: float, *, new: bool) -> bool:
+        """Store the session; an existing one only while it still exists (False: it was ended meanwhile, by a
+        logout in another request, and a request that read it before must not bring it back)."""
         record = {"values": self.serializer.dumps(dict(session)), "created_at": session.created_at, "seen_at": now}
         # Kept a little past the idle timeout (the page then says "expired"), never much past the absolute one.
         ttl = min(self.idle_seconds, self.absolute_seconds - (now - session.created_at)) + STORE_GRACE_SECONDS
+        key = _store_key(session.session_id)
         try:
-            self.store.put(_store_key(session.session_id), json.dumps(record), ttl, now=now)
+            if new:
+                self.store.put(key, json.dumps(record), ttl, now=now)
+                written = True
+            else:
+                written = self.store.replace(key, json.dumps(record), ttl, now=now)
         except Exception as error:
             log.warning("session store unavailable", extra={"error": type(error).__name__, "operation": "write"})
             raise SessionStoreUnavailable() from error
         session.seen_at = now
+        return written
 
     def _forget(self, session_id: str, raise_errors: bool = False) -> None:
         try:

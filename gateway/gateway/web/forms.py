@@ -99,8 +99,9 @@ DATE_PART = re.compile(r"[0-9]{1,4}")
 # C0 and C1 control characters, DEL, the Unicode line separators; U+FFFD is what bytes that are not UTF-8 decode to.
 _FORBIDDEN_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufffd]")
 _FORBIDDEN_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufffd]")  # tab, CR, LF ok
-NEXT_PREFIX = "/espace-pro"
-NEXT_PATH = re.compile(r"/espace-pro(?:[/?#][A-Za-z0-9/?#=&%._~+-]*)?")
+# Where a login may send back to: the professional space, and the PMI staff's space.
+NEXT_PREFIXES = ("/espace-pro", "/espace-pmi")
+NEXT_PATH = re.compile(r"/espace-p(?:ro|mi)(?:[/?#][A-Za-z0-9/?#=&%._~+-]*)?")
 
 
 class BadInput(Exception):
@@ -160,12 +161,12 @@ def parse_page(value: str | None, *, name: str = "page", maximum: int = MAX_PAGE
 
 
 def safe_next(target: str | None) -> str | None:
-    """The page to go back to after a login: a path of the espace pro, or None (the espace pro's home). A value
+    """The page to go back to after a login: a path of the espace pro (or the PMI's), or None (home). A value
     that could leave the site is ignored; one that could become a second header line (CR/LF) is refused."""
     if not target:
         return None
     if _FORBIDDEN_IN_LINE.search(target) or len(target) > 500:
         raise BadInput("Le lien de retour de cette page n'est pas valide. Repartez de la page de connexion.")
-    if not target.startswith(NEXT_PREFIX) or "//" in target or "\\" in target or not NEXT_PATH.fullmatch(target):
+    if not target.startswith(NEXT_PREFIXES) or "//" in target or "\\" in target or not NEXT_PATH.fullmatch(target):
         return None
     return target

@@ -319,3 +319,26 @@ def test_a_store_outage_on_the_first_write_answers_503_too(app, client):
 def test_a_visitor_without_a_session_is_not_affected_by_a_store_outage(app, client, downstream, urls):
     app.extensions["gateway"].sessions.store = BrokenStore()
     assert client.get("/").status_code == 200
+
+
+def test_a_request_in_flight_at_logout_cannot_bring_the_session_back(app, client, log_in, downstream, urls, csrf,
+                                                                      clock):
+    """The thief's request read the session just before the owner's logout deleted it; its write comes after."""
+    downstream.post(f"{urls['identity']}/api/sessions/logout", status=204)
+    log_in()
+    copied = client.get_cookie("assmat_session").value
+    interface = app.extensions["gateway"].sessions
+    with app.test_request_context("/espace-pro", headers={"Cookie": f"assmat_session={copied}"}):
+        from flask import request
+        in_flight = interface.open_session(app, request)
+    assert in_flight.get("account")
+
+    client.post("/espace-pro/deconnexion", data={"csrf_token": csrf("/espace-pro/connexion")})
+    in_flight["csrf"] = "changed by the in-flight request"
+    with app.test_request_context("/espace-pro"):
+        response = app.response_class()
+        interface.save_session(app, in_flight, response)
+    assert "assmat_session=;" in response.headers.get("Set-Cookie", "")  # told to forget it
+
+    client.set_cookie("assmat_session", copied)
+    assert client.get("/espace-pro").status_code == 303

@@ -92,3 +92,31 @@ def test_dates_names_and_counts_in_french():
     assert person_name({"civility": "Mme", "first_name": "Claire", "last_name": "Martin"}) == "Mme Claire Martin"
     assert person_name({"first_name": "Claire", "last_name": "Martin", "civility": None}) == "Claire Martin"
     assert (plural(0, "place"), plural(1, "place"), plural(4, "place")) == ("0 place", "1 place", "4 places")
+
+
+@pytest.mark.parametrize("target, expected", [
+    (None, None), ("", None), ("/espace-pro", "/espace-pro"), ("/espace-pro?onglet=agrement", "/espace-pro?onglet=agrement"),
+    ("/espace-pmi/agrements", "/espace-pmi/agrements"), ("https://example.com/", None), ("//example.com", None),
+    ("/espace-pro//example.com", None), ("/espace-pro\\\\example.com", None), ("/espace-professionnel", None),
+    ("/espace-pro/<script>", None)])
+def test_a_return_address_stays_in_the_spaces_that_need_a_login(target, expected):
+    from gateway.web.forms import safe_next
+    assert safe_next(target) == expected
+
+
+@pytest.mark.parametrize("target", ["/espace-pro\r\nSet-Cookie: x=1", "/espace-pro\x00", "/espace-pro" + "a" * 600])
+def test_a_return_address_that_could_become_a_header_is_refused(target):
+    from gateway.web.forms import BadInput, safe_next
+    with pytest.raises(BadInput):
+        safe_next(target)
+
+
+@pytest.mark.parametrize("value, ok", [("1", True), ("10000", True), ("0", False), ("10001", False), ("²", False),
+                                       ("١٢", False), ("-1", False), ("1e3", False), ("99999999999999999999", False)])
+def test_page_numbers_are_ascii_digits_within_bounds(value, ok):
+    from gateway.web.forms import BadInput, parse_page
+    if ok:
+        assert parse_page(value) == int(value)
+    else:
+        with pytest.raises(BadInput, match="doit être un nombre entier"):
+            parse_page(value)
