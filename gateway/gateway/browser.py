@@ -143,9 +143,14 @@ class StoreSessionInterface(SessionInterface):
             return unavailable
         if raw is None:  # logged out, or forgotten by the store: a new, empty session
             return ServerSession()
-        record = json.loads(raw)
-        values = self.serializer.loads(record["values"])
-        created_at, seen_at = float(record["created_at"]), float(record["seen_at"])
+        try:
+            record = json.loads(raw)
+            values = self.serializer.loads(record["values"])
+            created_at, seen_at = float(record["created_at"]), float(record["seen_at"])
+        except (ValueError, KeyError, TypeError):  # written by another version, or damaged: start afresh
+            log.warning("unreadable session record dropped")
+            self._forget(session_id)
+            return ServerSession()
         if now - seen_at > self.idle_seconds or now - created_at > self.absolute_seconds:
             self._forget(session_id)
             ended = ServerSession()

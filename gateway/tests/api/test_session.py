@@ -342,3 +342,12 @@ def test_a_request_in_flight_at_logout_cannot_bring_the_session_back(app, client
 
     client.set_cookie("assmat_session", copied)
     assert client.get("/espace-pro").status_code == 303
+
+
+def test_an_unreadable_session_record_is_a_new_session_not_a_500(app, client, log_in):
+    from gateway.browser import _store_key
+    log_in()
+    session_id = client.get_cookie("assmat_session").value.rpartition(".")[0]
+    _store(app).put(_store_key(session_id), "{not json", 600, now=app.extensions["gateway"].clock())
+    assert client.get("/espace-pro").status_code == 303
+    assert _store(app).get(_store_key(session_id), now=app.extensions["gateway"].clock()) is None
