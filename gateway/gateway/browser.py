@@ -38,7 +38,7 @@ from werkzeug.datastructures import CallbackDict
 from gateway.bootstrap import current
 from gateway.clients import DownstreamError
 from gateway.settings import Settings
-from gateway.web.forms import BadInput, check_request_input
+from gateway.web.forms import MAX_FORM_BYTES, MAX_FORM_PARTS, BadInput, check_request_input
 from services.expiring import ExpiringStore, open_store
 
 log = logging.getLogger("gateway.browser")
@@ -236,6 +236,7 @@ def _interface() -> StoreSessionInterface:
 def init_app(app: Flask, settings: Settings, container) -> None:
     # Outside local runs the settings loader already refused an empty or weak key; a local run alone gets a random one.
     app.secret_key = settings.secret_key or secrets.token_urlsafe(32)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_FORM_BYTES, MAX_FORM_PARTS=MAX_FORM_PARTS)
     app.config.update(SESSION_COOKIE_NAME=LOCAL_SESSION_COOKIE if settings.is_local else SECURE_SESSION_COOKIE,
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=not settings.is_local, SESSION_COOKIE_PATH="/",

@@ -93,6 +93,10 @@ def check_date(form: Form, name: str, label: str, today: date) -> date | None:
 
 MAX_VALUE_LENGTH = 2000      # no field of the site takes more; a longer value is no typing
 MAX_QUERY_LENGTH = 4096
+MAX_PATH_LENGTH = 1000
+# The site's forms are a few fields of text: a body or a field count far beyond is no form of ours.
+MAX_FORM_BYTES = 256 * 1024
+MAX_FORM_PARTS = 200
 MAX_PAGE = 10_000
 ASCII_NUMBER = re.compile(r"[0-9]{1,9}")
 DATE_PART = re.compile(r"[0-9]{1,4}")
@@ -115,7 +119,7 @@ class BadInput(Exception):
 def check_request_input(request) -> None:
     """Refuse, before any view, what no browser filling our forms sends: control characters or undecodable bytes
     in the path, the query or a form, overlong values."""
-    if len(request.query_string) > MAX_QUERY_LENGTH:
+    if len(request.query_string) > MAX_QUERY_LENGTH or len(request.path) > MAX_PATH_LENGTH:
         raise BadInput("L'adresse demandée est trop longue.")
     if _FORBIDDEN_IN_LINE.search(request.path) or not _utf8(request.environ.get("PATH_INFO", "").encode("latin-1")):
         raise BadInput("L'adresse demandée contient des caractères non valides.")

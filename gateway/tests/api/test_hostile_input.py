@@ -132,6 +132,7 @@ def test_every_route_and_parameter_survives_hostile_values(app, client, permissi
     ("/recherche?q=" + "a" * 3000, "trop longue"),
     ("/assistant-maternel/%0d%0a", "caractères non valides"),
     ("/espace-pro/activation/confirmer?jeton=%00abc", "caractères non valides"),
+    ("/assistant-maternel/" + "a" * 1200, "trop longue"),
 ])
 def test_hostile_pages_answer_400_in_french(client, permissive_downstream, url, message):
     response = client.get(url)
@@ -182,3 +183,13 @@ def test_a_bad_page_number_keeps_the_search_typed(client):
     response = client.get("/recherche?q=Chartres&page=%C2%B2")
     html = response.get_data(as_text=True)
     assert response.status_code == 400 and 'value="Chartres"' in html and "« page »" in html
+
+
+def test_a_body_no_form_of_ours_could_make_is_refused(client, csrf):
+    token = csrf("/espace-pro/connexion")
+    many = "&".join(f"f{index}=x" for index in range(1000))
+    response = client.post("/espace-pro/connexion", data=f"csrf_token={token}&{many}",
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code in (400, 413) and response.status_code != 500
+    big = client.post("/espace-pro/connexion", data={"csrf_token": token, "pmi_number": "x" * 300_000})
+    assert big.status_code == 413 and "trop volumineux" in big.get_data(as_text=True)
