@@ -5,7 +5,8 @@ tokens: keep that database's credentials as guarded as a secret. A production de
 the database would load it from a secret store here instead.
 
 Rotation (`python -m identity keys rotate`, then later `keys retire`), with R the verifiers' JWKS refresh interval
-(`JWKS_REFRESH_SECONDS`) and L the access tokens' lifetime:
+(`JWKS_REFRESH_SECONDS`) plus the JWKS's HTTP max-age (what a cache in between may add), and L the access tokens'
+lifetime:
 - `rotate` adds a key. It is published in the JWKS at once but signs only once it is R old: by then every verifier
   has fetched the set that holds it, so no token is ever signed by a key a verifier has not seen (a verifier meeting
   an unknown key id also fetches at once, but at most every 10 s: publishing first leaves nothing to that race).
@@ -31,6 +32,9 @@ from sqlalchemy.orm import sessionmaker
 from identity.adapters.orm import signing_keys
 from services.auth import TokenVerifier, generate_signing_key, public_jwks
 
+# An HTTP cache between identity and a verifier may serve the JWKS this much older (its Cache-Control max-age): a
+# new key waits for that too before it signs (identity.bootstrap).
+JWKS_MAX_AGE_SECONDS = 300
 RELOAD_SECONDS = 30.0          # how long a process keeps using the signing key it read
 VERIFIER_LEEWAY_SECONDS = 30   # services.auth accepts a token this long past its expiry
 
