@@ -351,3 +351,11 @@ def test_an_unreadable_session_record_is_a_new_session_not_a_500(app, client, lo
     _store(app).put(_store_key(session_id), "{not json", 600, now=app.extensions["gateway"].clock())
     assert client.get("/espace-pro").status_code == 303
     assert _store(app).get(_store_key(session_id), now=app.extensions["gateway"].clock()) is None
+
+
+def test_anonymous_visitors_of_public_pages_get_no_cookie_and_no_store_entry(app, client, downstream, urls):
+    downstream.get(f"{urls['fiche']}/api/fiches", json={"fiches": [], "total": 0, "page": 1, "per_page": 20})
+    for path in ("/", "/recherche", "/recherche?q=Chartres"):
+        response = client.get(path)
+        assert response.status_code == 200 and not response.headers.getlist("Set-Cookie"), path
+    assert _store(app).purge(now=10**12) == 0  # nothing was ever written
