@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import current_app
 
@@ -16,6 +17,7 @@ class Container:
     settings: Settings
     clients: Clients
     clock: Callable[[], float] = field(default=time.time)  # session timeouts read it; tests move it
+    sessions: Any = None  # the browser sessions' store interface, set by gateway.browser.init_app
 
 
 def bootstrap(settings: Settings) -> Container:

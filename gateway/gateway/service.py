@@ -14,7 +14,7 @@ def _blueprints():
 
 def _init_app(app, container) -> None:
     from gateway import browser, errors, presentation
-    browser.init_app(app, container.settings)
+    browser.init_app(app, container.settings, container)
     errors.init_app(app)
     presentation.init_app(app, container.settings)
 

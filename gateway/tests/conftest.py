@@ -22,10 +22,12 @@ SOLVED = {"captcha_id": "challenge-0001", "captcha_answer": "ak3fx"}
 def calls_to(downstream, path: str) -> list:
     """The calls the gateway made to one path of a service, in order."""
     return [call for call in downstream.calls if call.request.url.split("?")[0].endswith(path)]
+# Long and random enough for the production checks of the settings loader.
+TEST_SECRET_KEY = "tK8vQ2mZr5Wc9LbN3xHd7YfJ1pGs4AeU6oRi0VkTnBq"
 
 
 def make_settings(environment: str = "test", **extra: str) -> Settings:
-    environ = {"ASSMAT_ENV": environment, "GATEWAY_SECRET_KEY": "test-secret-key",
+    environ = {"ASSMAT_ENV": environment, "GATEWAY_SECRET_KEY": TEST_SECRET_KEY,
                **{f"GATEWAY_{name.upper()}_URL": url for name, url in URLS.items()}, **extra}
     return load(Settings, "gateway", environ=environ)
 
@@ -61,10 +63,16 @@ def urls():
 
 
 @pytest.fixture
-def make_app(downstream, clock):
+def store_url(tmp_path):
+    """The browser sessions' store: a SQLite file of the test's own (the real-server tests use Redis)."""
+    return f"sqlite:///{tmp_path / 'gateway-sessions.sqlite3'}"
+
+
+@pytest.fixture
+def make_app(downstream, clock, store_url):
     """The gateway in another environment: `make_app("production")`."""
     def _make(environment: str = "test", **extra: str):
-        app = create_app(make_settings(environment, **extra))
+        app = create_app(make_settings(environment, **{"GATEWAY_STORE_URL": store_url, **extra}))
         app.extensions["gateway"].clock = clock
         return app
     return _make

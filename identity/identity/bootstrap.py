@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
-from identity.adapters.keys import SigningKeys, local_token_verifier
+from identity.adapters.keys import JWKS_MAX_AGE_SECONDS, SigningKeys, local_token_verifier
 from identity.defences.throttle import Throttle
+from identity.sessions.domain import ACCESS_TOKEN_LIFETIME
 from identity.settings import Settings
 from services.auth import TokenVerifier
 from services.bootstrap import ServiceContainer
@@ -32,7 +33,11 @@ class Container(ServiceContainer):
 
 def bootstrap(settings: Settings) -> Container:
     parts = ServiceContainer.parts(settings)
-    keys = SigningKeys(parts["session_factory"])
+    # A new key signs once every verifier has had one refresh interval (plus what an HTTP cache may add) to fetch
+    # it; a replaced key stays published for as long as the tokens it signed live.
+    keys = SigningKeys(parts["session_factory"],
+                       publish_ahead_seconds=settings.jwks_refresh_seconds + JWKS_MAX_AGE_SECONDS,
+                       access_token_seconds=ACCESS_TOKEN_LIFETIME.total_seconds())
     container = Container(**parts, keys=keys,
                           verifier=local_token_verifier(keys, settings.token_issuer, settings.token_audience,
                                                         settings.jwks_refresh_seconds),

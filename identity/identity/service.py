@@ -5,6 +5,7 @@ from identity.activation.cli import complete_registration_command
 from identity.bootstrap import bootstrap
 from identity.defences.throttle import purge_expired_keys
 from identity.holders.consumers import project_agrement_holders
+from identity.keys.cli import keys_command
 from identity.settings import Settings, load_settings
 from identity.staff.cli import staff_command
 from identity.structures.cli import structures_command
@@ -56,7 +57,7 @@ MANIFEST = ServiceManifest(
     publishes=(EMAIL_CONFIRMATION_REQUESTED, ACCOUNT_ACTIVATED, ACTIVATION_ADDRESS_REPLACED,
                ACTIVATION_ELSEWHERE_NOTICE, PASSWORD_RESET_REQUESTED, PASSWORD_CHANGED, EMAIL_CHANGED),
     commands={"complete-registration": complete_registration_command, "staff": staff_command,
-              "structures": structures_command},
+              "structures": structures_command, "keys": keys_command},
     background=(purge_expired_keys,),
     migrations="identity:migrations",
     default_port=8101,

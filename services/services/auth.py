@@ -49,6 +49,7 @@ ALGORITHM = "RS256"
 log = logging.getLogger("services.auth")
 
 ROLES = ("assmat", "mam", "rpe", "pmi_agent", "pmi_central", "support", "admin")
+ACCOUNT_TYPES = ("assmat", "mam", "rpe", "staff")
 
 
 def generate_signing_key() -> RSAKey:
@@ -57,12 +58,24 @@ def generate_signing_key() -> RSAKey:
 
 
 def issue_token(private_key: RSAKey, *, subject: str, role: str, issuer: str, audience: str,
-                lifetime_seconds: int, extra: dict | None = None) -> str:
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}")
+                lifetime_seconds: int, extra: dict | None = None, roles: Iterable[str] | None = None,
+                account_type: str | None = None) -> str:
+    """A signed access token. `role` is the account's main role (kept for the services that read it); `roles`
+    every role it holds (a PMI agent who is also support), `[role]` when not given; `account_type` says which kind
+    of account signed in (assmat, mam, rpe, staff), so that a service never guesses it from a role."""
+    roles = list(dict.fromkeys(roles)) if roles is not None else [role]
+    if role not in roles:
+        roles.insert(0, role)
+    unknown = [name for name in roles if name not in ROLES]
+    if unknown:
+        raise ValueError(f"unknown role(s) {unknown!r}")
+    if account_type is not None and account_type not in ACCOUNT_TYPES:
+        raise ValueError(f"unknown account type {account_type!r}")
     now = int(time.time())
-    claims = {"iss": issuer, "aud": audience, "sub": subject, "role": role, "iat": now, "nbf": now,
+    claims = {"iss": issuer, "aud": audience, "sub": subject, "role": role, "roles": roles, "iat": now, "nbf": now,
               "exp": now + lifetime_seconds, "jti": uuid.uuid4().hex, **(extra or {})}
+    if account_type is not None:
+        claims["account_type"] = account_type
     return jwt.encode({"alg": ALGORITHM, "kid": private_key.kid, "typ": "JWT"}, claims, private_key)
 
 
@@ -84,6 +97,19 @@ class Principal:
     subject: str
     role: str
     claims: dict
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """Every role the token grants (a token from before `roles` existed grants its `role`)."""
+        return tuple(self.claims.get("roles") or (self.role,))
+
+    @property
+    def account_type(self) -> str | None:
+        return self.claims.get("account_type")
+
+    @property
+    def circonscriptions(self) -> tuple[str, ...]:
+        return tuple(self.claims.get("circonscriptions") or ())
 
 
 _FAILURE_LOG_EVERY_SECONDS = 60.0
@@ -146,6 +172,15 @@ class TokenVerifier:
         claims = decoded.claims
         if claims.get("role") not in ROLES:
             raise InvalidToken("unknown role")
+        roles = claims.get("roles", [claims["role"]])
+        # Fail closed: a role this code does not know is not skipped but refuses the whole token.
+        if not isinstance(roles, list) or not roles or any(role not in ROLES for role in roles):
+            raise InvalidToken("malformed or unknown roles")
+        if "account_type" in claims and claims["account_type"] not in ACCOUNT_TYPES:
+            raise InvalidToken("unknown account type")
+        circonscriptions = claims.get("circonscriptions", [])
+        if not isinstance(circonscriptions, list) or not all(isinstance(item, str) for item in circonscriptions):
+            raise InvalidToken("malformed circonscriptions")
         return Principal(subject=str(claims["sub"]), role=claims["role"], claims=claims)
 
     # --- the key set ------------------------------------------------------------------------------------------
@@ -254,7 +289,8 @@ def bearer_token() -> str | None:
 
 
 def require_token(verifier_getter, roles: Iterable[str] | None = None):
-    """Flask view decorator: a valid bearer token (of one of `roles`) or a JSON 401/403."""
+    """Flask view decorator: a valid bearer token holding any one of `roles` (in its `roles` list, or its `role`),
+    or a JSON 401/403."""
     allowed = set(roles) if roles else None
 
     def decorator(view):
@@ -270,7 +306,7 @@ def require_token(verifier_getter, roles: Iterable[str] | None = None):
                                "impossible. Réessayez dans quelques instants.") from None
             except InvalidToken:
                 raise ApiError(401, "token_invalid", "Session expirée ou invalide, reconnectez-vous.") from None
-            if allowed is not None and principal.role not in allowed:
+            if allowed is not None and not allowed.intersection(principal.roles):
                 raise ApiError(403, "forbidden", "Vous n'avez pas accès à cette ressource.")
             g.principal = principal
             return view(*args, **kwargs)

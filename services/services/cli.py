@@ -57,6 +57,8 @@ def embedded_environment(data_dir: Path, ports: dict[str, int] | None = None,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway_port}",
         "NOTIFY_MAIL_URL": f"sink://{data_dir / 'mail'}",
         "GATEWAY_SECRET_KEY": secret_file.read_text().strip(),
+        # The browser sessions, server-side: a SQLite file of the run (Redis in production).
+        "GATEWAY_STORE_URL": f"sqlite:///{data_dir / 'gateway-sessions.sqlite3'}",
         "PYTHONUNBUFFERED": "1",
     })
     for manifest in portal_services():
@@ -360,8 +362,12 @@ def cmd_run(args) -> int:
 def _uses_embedded_portal() -> bool:
     """A one-off command works on the embedded portal (./var) only in a local run that names no database: with
     ASSMAT_ENV=production and no AGREMENT_DATABASE_URL, it must refuse (the service says which variable is
-    missing), never import into a SQLite file nobody reads."""
-    return os.environ.get("ASSMAT_ENV", "local") == "local" and not os.environ.get("AGREMENT_DATABASE_URL")
+    missing), never import into a SQLite file nobody reads. (`assmat` is the local tool: unlike a service process,
+    it takes a missing ASSMAT_ENV for a local run; `test` is the test harness's local run.)"""
+    from services.settings import LOCAL_ENVIRONMENTS
+
+    return (os.environ.get("ASSMAT_ENV") or "local") in LOCAL_ENVIRONMENTS and not os.environ.get(
+        "AGREMENT_DATABASE_URL")
 
 
 def _service_env(args) -> dict[str, str]:

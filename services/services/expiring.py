@@ -42,6 +42,10 @@ class ExpiringStore(Protocol):
     def put(self, key: str, value: str, ttl_seconds: float, now: float | None = None) -> None:
         """Set a value that disappears after `ttl_seconds` (replacing any earlier value and count)."""
 
+    def replace(self, key: str, value: str, ttl_seconds: float, now: float | None = None) -> bool:
+        """Like `put`, but only while the key exists and has not expired; False (nothing written) otherwise. What
+        a deleted key must not come back from: a browser session written by a request in flight at its logout."""
+
     def get(self, key: str, now: float | None = None) -> str | None:
         ...
 
@@ -115,6 +119,14 @@ class SqlExpiringStore:
         with self._engine.begin() as connection:
             connection.execute(statement)
 
+    def replace(self, key: str, value: str, ttl_seconds: float, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        statement = (expiring_keys.update()
+                     .where(expiring_keys.c.key == self._key(key), expiring_keys.c.expires_at > now)
+                     .values(value=value, counter=0, expires_at=now + ttl_seconds))
+        with self._engine.begin() as connection:
+            return connection.execute(statement).rowcount == 1
+
     def get(self, key: str, now: float | None = None) -> str | None:
         now = time.time() if now is None else now
         with self._engine.connect() as connection:
@@ -174,6 +186,19 @@ class RedisExpiringStore:
             pipe.hset(name, "value", value)
             pipe.pexpire(name, max(1, int(ttl_seconds * 1000)))
             pipe.execute()
+
+    # One script, so that no DEL can slip between the existence check and the write.
+    _REPLACE = """
+    if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+    redis.call('DEL', KEYS[1])
+    redis.call('HSET', KEYS[1], 'value', ARGV[1])
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return 1
+    """
+
+    def replace(self, key: str, value: str, ttl_seconds: float, now: float | None = None) -> bool:
+        milliseconds = max(1, int(ttl_seconds * 1000))
+        return bool(self._redis.eval(self._REPLACE, 1, self._key(key), value, milliseconds))
 
     def get(self, key: str, now: float | None = None) -> str | None:
         value = self._redis.hget(self._key(key), "value")

@@ -2,8 +2,13 @@
 
 Each service declares a frozen dataclass deriving from `BaseSettings`; `load(cls, service)` fills it from the
 environment. A field named `database_url` in the identity service is read from `IDENTITY_DATABASE_URL`; fields
-marked `shared=True` (broker, JWKS...) are read without the prefix (`BROKER_URL`). Outside local runs a field marked
-`secret=True` without a value stops start-up with a message naming the variable.
+marked `shared=True` (broker, JWKS...) are read without the prefix (`BROKER_URL`).
+
+Settings fail closed: a process started without `ASSMAT_ENV` runs as production (`assmat run` sets `local`, the
+test harness `test`), so forgetting the variable on a server can never turn its secrets off. Outside local runs a
+field marked `secret=True` must be set, and set to something that is not a placeholder: a key (a value that is not
+a URL) of at least 32 characters with none of the words example files use ("changeme", "secret", "example",
+"xxx"...), and no such word as the password of a URL. Start-up stops with a message naming the variable.
 """
 from __future__ import annotations
 
@@ -13,8 +18,19 @@ import dataclasses
 import os
 import typing
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 LOCAL_ENVIRONMENTS = {"local", "test"}
+# Without ASSMAT_ENV a process is production: the safe side (secrets enforced, Secure cookies, no mail sink).
+DEFAULT_ENVIRONMENT = "production"
+SECRET_KEY_MIN_LENGTH = 32
+# Words that mark a value copied from an example rather than generated; compared without case and punctuation.
+PLACEHOLDER_WORDS = ("changeme", "secret", "example", "placeholder", "password", "motdepasse", "replaceme",
+                     "dummy", "default")
+# Short ones occur by chance in a random key (about 1 in 6,000 for "xxx"): they count only in a value of few
+# distinct characters, which a generated key of 32+ characters never is.
+SHORT_PLACEHOLDER_WORDS = ("xxx", "todo", "abc", "123")
+TYPED_DISTINCT_CHARACTERS = 12
 
 
 class SettingsError(RuntimeError):
@@ -57,8 +73,9 @@ def required_by(field: dataclasses.Field, command: str | None) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class BaseSettings:
-    environment: str = setting("local", shared=True, env="ASSMAT_ENV",
-                               help="local | test | production; anything but local/test enforces secrets")
+    environment: str = setting(DEFAULT_ENVIRONMENT, shared=True, env="ASSMAT_ENV",
+                               help="local | test | production; unset means production: anything but local/test "
+                                    "enforces secrets (set, 32+ characters, no placeholder)")
     broker_url: str = setting("", shared=True, secret=True, env="BROKER_URL", needed_by=("worker", "migrate"),
                               help="amqp://user:password@host:5672/vhost; sqlitebus:////abs/bus.sqlite3 locally")
     bus_namespace: str = setting("assmat", shared=True, env="BUS_NAMESPACE",
@@ -143,8 +160,9 @@ def load(cls: type[T], service: str, environ: typing.Mapping[str, str] | None = 
     command = _command.get()
     hints = typing.get_type_hints(cls)
     values: dict[str, typing.Any] = {}
-    environment = environ.get("ASSMAT_ENV", "local")
+    environment = environ.get("ASSMAT_ENV") or DEFAULT_ENVIRONMENT
     missing: list[str] = []
+    weak: list[str] = []
     for field in dataclasses.fields(cls):
         if field.name in overrides:
             values[field.name] = overrides[field.name]
@@ -159,10 +177,46 @@ def load(cls: type[T], service: str, environ: typing.Mapping[str, str] | None = 
             if field.default is dataclasses.MISSING:
                 missing.append(name)
             continue
+        if (field.metadata.get("secret") and environment not in LOCAL_ENVIRONMENTS
+                and required_by(field, command)):
+            reason = weak_secret_reason(raw)
+            if reason:
+                weak.append(f"{name} ({reason})")
         values[field.name] = _convert(raw, hints[field.name], name)
+    problems = []
     if missing:
+        problems.append(f"missing required setting(s) {', '.join(missing)}")
+    if weak:
+        problems.append(f"placeholder or weak secret(s) {', '.join(weak)}")
+    if problems:
         raise SettingsError(
-            f"{service}: missing required setting(s) {', '.join(missing)} (environment {environment!r}"
-            f"{', command ' + repr(command) if command else ''}); set them in the environment "
+            f"{service}: {'; '.join(problems)} (environment {environment!r}"
+            f"{', command ' + repr(command) if command else ''}); set them in the environment, secrets generated "
+            "with python3 -c \"import secrets; print(secrets.token_urlsafe(32))\" "
             "(deploy/SETTINGS.md lists every setting of every process)")
     return cls(**values)
+
+
+def _looks_like_placeholder(value: str) -> bool:
+    folded = "".join(character for character in value.lower() if character.isalnum())
+    if any(word in folded for word in PLACEHOLDER_WORDS) or len(set(value)) <= 2:  # "aaaa…", "abab…"
+        return True
+    return len(set(folded)) < TYPED_DISTINCT_CHARACTERS and any(word in folded for word in SHORT_PLACEHOLDER_WORDS)
+
+
+def weak_secret_reason(raw: str) -> str | None:
+    """Why a secret's value cannot be a real one (None: it may be). The value itself is never in the answer, so
+    that the start-up error does not leak it into logs.
+
+    A URL (database, broker, mail server, Redis) is judged by its password alone: trust or socket authentication
+    has none, and a host name is no secret; a key is judged whole."""
+    if "://" in raw:
+        password = urlsplit(raw).password
+        if password and _looks_like_placeholder(unquote(password)):
+            return "its password is a placeholder"
+        return None
+    if len(raw) < SECRET_KEY_MIN_LENGTH:
+        return f"shorter than {SECRET_KEY_MIN_LENGTH} characters"
+    if _looks_like_placeholder(raw):
+        return "a placeholder, not a generated value"
+    return None

@@ -27,6 +27,12 @@ REQUIRE_VARIABLE = "ASSMAT_REQUIRE_REAL_SERVERS"
 _skipped_reasons: list[str] = []
 
 
+def pytest_configure(config):
+    """Tests run as `test`: a process without ASSMAT_ENV is production (services.settings), which would demand
+    real secrets from every settings loader and every service a test starts. An explicit value is kept."""
+    os.environ.setdefault("ASSMAT_ENV", "test")
+
+
 @dataclass
 class RealServers:
     postgres_url: str          # an administrative URL (a database we may CREATE DATABASE from)

@@ -10,6 +10,7 @@ import importlib
 import json
 import os
 import re
+import secrets
 import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ import pytest
 import yaml
 
 from services.bus import Bus
+from services.settings import SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -59,8 +61,15 @@ def interpolate(value, env: dict[str, str]):
 
 
 @pytest.fixture(scope="module")
-def example_env() -> dict[str, str]:
+def raw_example_env() -> dict[str, str]:
     return read_env_file(DEPLOY / "example.env")
+
+
+@pytest.fixture(scope="module")
+def example_env(raw_example_env) -> dict[str, str]:
+    """example.env as an operator fills it: every CHANGE_ME replaced by a generated value."""
+    return {name: secrets.token_urlsafe(32) if "CHANGE_ME" in value else value
+            for name, value in raw_example_env.items()}
 
 
 @pytest.fixture(scope="module")
@@ -212,13 +221,34 @@ def test_the_broker_refuses_a_password_that_would_break_the_url(services, tmp_pa
     assert not (tmp_path / "definitions.json").exists()
 
 
-def test_example_env_lists_exactly_what_the_compose_file_reads(example_env):
+def test_example_env_lists_exactly_what_the_compose_file_reads(raw_example_env):
     referenced = {match["name"] for match in REFERENCE.finditer((DEPLOY / "docker-compose.yml").read_text())}
-    assert referenced == set(example_env) - {"COMPOSE_PROFILES"}  # read by compose itself
-    secrets = [name for name in example_env if "PASSWORD" in name or "SECRET" in name]
-    assert secrets and all("CHANGE_ME" in example_env[name] for name in secrets)
-    for name in secrets + ["RABBITMQ_APP_USER", "RABBITMQ_ADMIN_USER"]:  # they go into URLs unescaped
-        assert URL_SAFE.fullmatch(example_env[name]), name
+    assert referenced == set(raw_example_env) - {"COMPOSE_PROFILES"}  # read by compose itself
+    secret_names = [name for name in raw_example_env if "PASSWORD" in name or "SECRET" in name]
+    assert secret_names and all("CHANGE_ME" in raw_example_env[name] for name in secret_names)
+    for name in secret_names + ["RABBITMQ_APP_USER", "RABBITMQ_ADMIN_USER"]:  # they go into URLs unescaped
+        assert URL_SAFE.fullmatch(raw_example_env[name]), name
+
+
+@pytest.mark.parametrize("name", ["gateway", "identity-web", "notify-worker"])
+def test_a_service_left_on_the_example_placeholders_refuses_to_start(raw_example_env, name, monkeypatch):
+    services = interpolate(yaml.safe_load((DEPLOY / "docker-compose.yml").read_text(encoding="utf-8")),
+                           raw_example_env)["services"]
+    service = services[name]
+    package = package_of(service)
+    monkeypatch.syspath_prepend(str(ROOT / FOLDERS[package]))
+    monkeypatch.setattr(os, "environ", {key: str(value) for key, value in service["environment"].items()})
+    with pytest.raises(SettingsError, match="placeholder") as error:
+        importlib.import_module(f"{package}.settings").load_settings()
+    assert "CHANGE_ME" not in str(error.value)
+
+
+def test_the_gateway_keeps_its_sessions_in_the_password_protected_redis(services, example_env):
+    gateway, redis = services["gateway"], services["redis"]
+    assert gateway["environment"]["GATEWAY_STORE_URL"] == f"redis://:{example_env['REDIS_PASSWORD']}@redis:6379/0"
+    assert gateway["depends_on"]["redis"] == {"condition": "service_healthy"}
+    assert example_env["REDIS_PASSWORD"] in redis["command"] and "ports" not in redis
+    assert redis["healthcheck"]["test"]
 
 
 def dockerfile_stages() -> list[list[tuple[str, str]]]:
@@ -318,7 +348,7 @@ def test_the_runtime_stage_serves_the_package_as_a_plain_user(services, tmp_path
 
 def test_the_harness_compose_file_offers_what_testing_py_expects():
     harness = yaml.safe_load((DEPLOY / "docker-compose.test.yml").read_text(encoding="utf-8"))["services"]
-    assert set(harness) == {"postgres", "rabbitmq", "redis"}
+    assert set(harness) == {"postgres", "rabbitmq", "redis"}  # redis: the real_redis fixture
     assert harness["postgres"]["environment"] == {"POSTGRES_PASSWORD": "postgres"}  # postgres:postgres
     assert "environment" not in harness["rabbitmq"]  # the image's guest:guest
     assert harness["postgres"]["ports"] == ["127.0.0.1::5432"]

@@ -3,6 +3,7 @@ without Docker (deploy/local-servers.env) starts every command of every service 
 only for what it uses."""
 from __future__ import annotations
 
+import secrets
 import shlex
 from pathlib import Path
 
@@ -16,12 +17,15 @@ ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = {manifest.name: manifest for manifest in portal_services()}
 
 
-def read_env_file(path: Path) -> dict[str, str]:
+def read_env_file(path: Path, *, filled: bool = True) -> dict[str, str]:
+    """The file's variables; `filled`: every CHANGE_ME replaced by a generated value, as the file tells people to
+    (the services refuse the placeholders themselves: see the test below)."""
     values = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             name, _, value = line.partition("=")
-            values[name.strip()] = " ".join(shlex.split(value))
+            value = " ".join(shlex.split(value))
+            values[name.strip()] = secrets.token_urlsafe(32) if filled and "CHANGE_ME" in value else value
     return values
 
 
@@ -48,6 +52,16 @@ def test_every_command_starts_in_production_on_the_example_environment(name, com
     assert not settings.is_local
     if MANIFESTS[name].migrations is not None:
         assert settings.database_url.startswith("postgresql://")
+
+
+def test_the_placeholders_left_in_the_example_environment_stop_start_up_naming_them(monkeypatch):
+    environ = read_env_file(ROOT / "deploy" / "local-servers.env", filled=False)
+    with pytest.raises(SettingsError, match="GATEWAY_SECRET_KEY") as error:
+        load_for(MANIFESTS["gateway"], "web", environ, monkeypatch)
+    assert "CHANGE_ME" not in str(error.value)  # named, never echoed
+    environ.pop("ASSMAT_ENV")  # forgetting ASSMAT_ENV is no way round it: production is the default
+    with pytest.raises(SettingsError, match="GATEWAY_SECRET_KEY"):
+        load_for(MANIFESTS["gateway"], "web", environ, monkeypatch)
 
 
 @pytest.mark.parametrize("name", [name for name, manifest in MANIFESTS.items() if manifest.migrations])

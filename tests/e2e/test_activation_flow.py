@@ -113,9 +113,13 @@ def test_a_demo_assmat_activates_her_account_confirms_by_mail_logs_in_and_out(po
     text = page_text(logged_in)
     assert "DUPONT" in text and DEMO_PMI_NUMBER in text and "Chartres" in text
 
+    copied = browser.cookies.get("assmat_session")  # what a thief would have taken
     logged_out = browser.post(portal.base_url + "/espace-pro/deconnexion", data={"csrf_token": csrf(logged_in.text)})
     assert logged_out.status_code == 200
     assert "/espace-pro/connexion" in browser.get(portal.base_url + "/espace-pro").url
+    thief = requests.Session()
+    thief.cookies.set("assmat_session", copied)
+    assert "/espace-pro/connexion" in thief.get(portal.base_url + "/espace-pro").url  # dead at once
 
 
 def test_wrong_password_is_refused_without_saying_which_part_was_wrong(portal, demo_loaded):

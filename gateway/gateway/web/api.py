@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from gateway.bootstrap import current
+from gateway.web.forms import parse_page
 from services.web import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -18,8 +19,9 @@ def fiches():
     if not commune and not text:
         raise ApiError(400, "missing_query",
                        "Indiquez « commune » (code INSEE) ou « q » (nom de commune ou code postal).")
-    return jsonify(current().clients.fiche.search(commune=commune, q=text, page=request.args.get("page"),
-                                                  per_page=request.args.get("per_page")))
+    return jsonify(current().clients.fiche.search(commune=commune, q=text, page=parse_page(request.args.get("page")),
+                                                  per_page=parse_page(request.args.get("per_page"),
+                                                                      name="per_page", maximum=1000)))
 
 
 @bp.get("/fiches/<fiche_id>")
@@ -31,4 +33,5 @@ def fiche(fiche_id: str):
 def communes():
     container = current()
     return jsonify(container.clients.geo.search_communes(request.args.get("q", ""), container.settings.departement,
-                                                         request.args.get("limit")))
+                                                         parse_page(request.args.get("limit"), name="limit",
+                                                                    maximum=1000)))

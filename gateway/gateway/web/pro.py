@@ -15,7 +15,7 @@ from gateway.bootstrap import current
 from gateway.clients import DownstreamError, ServiceUnavailable
 from gateway.errors import error_page
 from gateway.web import captcha
-from gateway.web.forms import Form, check_date, check_pmi_number
+from gateway.web.forms import Form, check_date, check_pmi_number, safe_next
 from services.validators import parse_pmi_number
 
 log = logging.getLogger("gateway.pro")
@@ -39,10 +39,8 @@ def _identity():
 
 
 def _safe_next(target: str | None) -> str:
-    """Back to the page that asked for a login, but never to another site."""
-    if target and target.startswith("/espace-pro") and "//" not in target and "\\" not in target:
-        return target
-    return url_for("pro.home")
+    """Back to the page that asked for a login, but never to another site (forms.safe_next)."""
+    return safe_next(target) or url_for("pro.home")
 
 
 def _login_page(form: Form, target, status: int = 200):
@@ -70,7 +68,8 @@ def check_login(form: Form) -> None:
 def login():
     """Login; after a first failure in this browser (or when identity asks for it) the captcha is shown and
     required. A lock (too many failures) is told with how long it lasts."""
-    target = request.values.get("suivant")
+    # A CR/LF or other control character in the return address is refused (400), another site ignored.
+    target = safe_next(request.values.get("suivant"))
     if request.method == "GET":
         return _login_page(Form(LOGIN_FIELDS, {}, secret=LOGIN_SECRET), target)
     # `pmi_number` is the field's former name: a form cached by a browser before the change still works.

@@ -9,6 +9,7 @@ from gateway.bootstrap import current
 from gateway.clients import DownstreamError
 from gateway.errors import error_page
 from gateway.presentation import fiche_view
+from gateway.web.forms import BadInput, parse_page
 
 bp = Blueprint("public", __name__)
 
@@ -24,11 +25,11 @@ def home():
 def search():
     commune = request.args.get("commune", "").strip().upper()
     text = request.args.get("q", "").strip()
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
     context = {"q": text, "commune": commune, "result": None, "error": None}
+    try:
+        page = parse_page(request.args.get("page")) or 1
+    except BadInput as error:  # "²", "-1", 10^20: said on the page, which keeps the search typed
+        return render_template("search.html", **{**context, "error": error.message}), 400
     if not commune and "q" not in request.args:
         return render_template("search.html", **context)
     try:

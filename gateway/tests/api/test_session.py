@@ -19,7 +19,7 @@ def agrement(downstream, urls):
 
 
 def _set_cookie(response) -> str:
-    return next(value for value in response.headers.getlist("Set-Cookie") if value.startswith("assmat_session="))
+    return next(value for value in response.headers.getlist("Set-Cookie") if value.startswith(("assmat_session=", "__Host-assmat_session=")))
 
 
 def test_login_sets_an_httponly_samesite_lax_session_cookie(client, log_in, downstream):
@@ -210,3 +210,152 @@ def test_a_form_posted_into_an_expired_session_leads_to_the_login(client, log_in
     response = client.post("/espace-pro/deconnexion", data={"csrf_token": token})
 
     assert response.status_code == 303 and response.headers["Location"] == "/espace-pro/connexion"
+
+
+# --- server-side sessions -----------------------------------------------------------------------------------------
+
+def _store(app):
+    return app.extensions["gateway"].sessions.store
+
+
+def test_the_cookie_holds_only_a_signed_random_id_and_the_store_holds_the_session(app, client, log_in):
+    log_in()
+
+    cookie = client.get_cookie("assmat_session").value
+    session_id, _, signature = cookie.rpartition(".")
+    assert len(session_id) >= 43 and signature  # 32 random bytes, URL-safe base64
+    assert "access-1" not in cookie and "refresh-1" not in cookie and "Claire" not in cookie
+    # The store knows the session by a hash of its id only: reading the store gives no usable cookie.
+    from gateway.browser import _store_key
+    import hashlib
+    assert _store_key(session_id) == "session:" + hashlib.sha256(session_id.encode()).hexdigest()
+    stored = _store(app).get(_store_key(session_id), now=app.extensions["gateway"].clock())
+    assert stored is not None and "refresh-1" in stored
+    assert _store(app).get(f"session:{session_id}") is None
+
+
+def test_a_cookie_copied_before_logout_is_dead_right_after(client, log_in, agrement, downstream, urls, csrf):
+    downstream.post(f"{urls['identity']}/api/sessions/logout", status=204)
+    log_in()
+    assert client.get("/espace-pro").status_code == 200
+    copied = client.get_cookie("assmat_session").value
+
+    client.post("/espace-pro/deconnexion", data={"csrf_token": csrf("/espace-pro")})
+    client.set_cookie("assmat_session", copied)  # the thief's browser, replaying the cookie at once
+
+    response = client.get("/espace-pro")
+    assert response.status_code == 303 and response.headers["Location"].startswith("/espace-pro/connexion")
+    assert "Bonjour" not in client.get("/espace-pro", follow_redirects=True).get_data(as_text=True)
+    assert any(call.request.url.endswith("/api/sessions/logout") for call in downstream.calls)
+
+
+def test_login_deletes_the_session_the_browser_had(app, client, log_in, csrf):
+    csrf("/espace-pro/connexion")
+    before = client.get_cookie("assmat_session").value
+    log_in()
+    client.set_cookie("assmat_session", before)  # a planted id (fixation) leads nowhere after the login
+    assert client.get("/espace-pro").status_code == 303
+
+
+def test_a_forged_or_unsigned_cookie_is_a_new_empty_session(client, log_in):
+    log_in()
+    session_id = client.get_cookie("assmat_session").value.rpartition(".")[0]
+    for forged in (session_id, session_id + ".AAAA", "x" * 300, "é"):
+        client.set_cookie("assmat_session", forged)
+        response = client.get("/espace-pro")
+        assert response.status_code == 303, forged
+
+
+def test_flash_messages_survive_in_the_server_side_session(client, log_in, downstream, urls, csrf):
+    downstream.post(f"{urls['identity']}/api/sessions/logout", status=204)
+    log_in()
+    response = client.post("/espace-pro/deconnexion", data={"csrf_token": csrf("/espace-pro/connexion")},
+                           follow_redirects=True)
+    assert "Vous êtes déconnecté·e" in response.get_data(as_text=True)
+    assert "Vous êtes déconnecté·e" not in client.get("/").get_data(as_text=True)  # shown once
+
+
+def test_outside_local_runs_the_cookie_is_host_prefixed_and_secure_and_hsts_is_sent(make_app):
+    client = make_app("production").test_client()
+    response = client.get("/espace-pro/connexion", base_url="https://portail.example.fr")
+    cookie = _set_cookie(response)
+    assert cookie.startswith("__Host-assmat_session=")
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+    assert "Domain" not in cookie
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_local_runs_keep_a_plain_cookie_name_and_send_no_hsts(client):
+    response = client.get("/espace-pro/connexion")
+    assert _set_cookie(response).startswith("assmat_session=")
+    assert "Strict-Transport-Security" not in response.headers
+
+
+class BrokenStore:
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise ConnectionError("store down")
+        return fail
+
+
+def test_a_store_outage_answers_a_french_503_not_a_500(app, client, log_in):
+    log_in()
+    app.extensions["gateway"].sessions.store = BrokenStore()
+
+    for path in ("/espace-pro", "/espace-pro/connexion", "/"):
+        response = client.get(path)
+        assert response.status_code == 503, path
+        assert "Réessayez dans quelques minutes" in response.get_data(as_text=True)
+
+
+def test_a_store_outage_on_the_first_write_answers_503_too(app, client):
+    app.extensions["gateway"].sessions.store = BrokenStore()
+    response = client.get("/espace-pro/connexion")  # the form's CSRF token must be kept: it cannot
+    assert response.status_code == 503
+    assert "session ne peut pas être lue" in response.get_data(as_text=True)
+    assert not response.headers.getlist("Set-Cookie")
+
+
+def test_a_visitor_without_a_session_is_not_affected_by_a_store_outage(app, client, downstream, urls):
+    app.extensions["gateway"].sessions.store = BrokenStore()
+    assert client.get("/").status_code == 200
+
+
+def test_a_request_in_flight_at_logout_cannot_bring_the_session_back(app, client, log_in, downstream, urls, csrf,
+                                                                      clock):
+    """The thief's request read the session just before the owner's logout deleted it; its write comes after."""
+    downstream.post(f"{urls['identity']}/api/sessions/logout", status=204)
+    log_in()
+    copied = client.get_cookie("assmat_session").value
+    interface = app.extensions["gateway"].sessions
+    with app.test_request_context("/espace-pro", headers={"Cookie": f"assmat_session={copied}"}):
+        from flask import request
+        in_flight = interface.open_session(app, request)
+    assert in_flight.get("account")
+
+    client.post("/espace-pro/deconnexion", data={"csrf_token": csrf("/espace-pro/connexion")})
+    in_flight["csrf"] = "changed by the in-flight request"
+    with app.test_request_context("/espace-pro"):
+        response = app.response_class()
+        interface.save_session(app, in_flight, response)
+    assert "assmat_session=;" in response.headers.get("Set-Cookie", "")  # told to forget it
+
+    client.set_cookie("assmat_session", copied)
+    assert client.get("/espace-pro").status_code == 303
+
+
+def test_an_unreadable_session_record_is_a_new_session_not_a_500(app, client, log_in):
+    from gateway.browser import _store_key
+    log_in()
+    session_id = client.get_cookie("assmat_session").value.rpartition(".")[0]
+    _store(app).put(_store_key(session_id), "{not json", 600, now=app.extensions["gateway"].clock())
+    assert client.get("/espace-pro").status_code == 303
+    assert _store(app).get(_store_key(session_id), now=app.extensions["gateway"].clock()) is None
+
+
+def test_anonymous_visitors_of_public_pages_get_no_cookie_and_no_store_entry(app, client, downstream, urls):
+    downstream.get(f"{urls['fiche']}/api/fiches", json={"fiches": [], "total": 0, "page": 1, "per_page": 20})
+    for path in ("/", "/recherche", "/recherche?q=Chartres"):
+        response = client.get(path)
+        assert response.status_code == 200 and not response.headers.getlist("Set-Cookie"), path
+    assert _store(app).purge(now=10**12) == 0  # nothing was ever written

@@ -12,13 +12,26 @@ from gateway.web.forms import Form, check_date, check_pmi_number
 from services.settings import SettingsError, load
 
 
-def test_the_secret_key_is_required_outside_local_runs():
-    with pytest.raises(SettingsError, match="GATEWAY_SECRET_KEY"):
+def test_the_secret_key_and_the_session_store_are_required_outside_local_runs():
+    with pytest.raises(SettingsError, match="GATEWAY_SECRET_KEY.*GATEWAY_STORE_URL"):
         load(Settings, "gateway", environ={"ASSMAT_ENV": "production"})
+    with pytest.raises(SettingsError, match="GATEWAY_SECRET_KEY.*GATEWAY_STORE_URL"):
+        load(Settings, "gateway", environ={})  # no ASSMAT_ENV: production
+
+
+@pytest.mark.parametrize("key", ["k", "CHANGE_ME-gateway-secret-key-long-enough-to-pass", "CHANGE_ME-a-long-random-value"])
+def test_a_short_or_placeholder_secret_key_stops_start_up(key):
+    with pytest.raises(SettingsError, match="GATEWAY_SECRET_KEY"):
+        load(Settings, "gateway", environ={"ASSMAT_ENV": "production", "GATEWAY_SECRET_KEY": key,
+                                           "GATEWAY_STORE_URL": "redis://redis:6379/0"})
+
+
+PRODUCTION_KEY = "tK8vQ2mZr5Wc9LbN3xHd7YfJ1pGs4AeU6oRi0VkTnBq"
 
 
 def test_the_gateway_needs_neither_a_database_nor_a_broker_in_production():
-    settings = load(Settings, "gateway", environ={"ASSMAT_ENV": "production", "GATEWAY_SECRET_KEY": "k",
+    settings = load(Settings, "gateway", environ={"ASSMAT_ENV": "production", "GATEWAY_SECRET_KEY": PRODUCTION_KEY,
+                                                  "GATEWAY_STORE_URL": "redis://redis:6379/0",
                                                   "GATEWAY_FICHE_URL": "http://fiche:8103"})
     assert settings.fiche_url == "http://fiche:8103" and settings.departement == "28"
     assert not settings.is_local
@@ -79,3 +92,31 @@ def test_dates_names_and_counts_in_french():
     assert person_name({"civility": "Mme", "first_name": "Claire", "last_name": "Martin"}) == "Mme Claire Martin"
     assert person_name({"first_name": "Claire", "last_name": "Martin", "civility": None}) == "Claire Martin"
     assert (plural(0, "place"), plural(1, "place"), plural(4, "place")) == ("0 place", "1 place", "4 places")
+
+
+@pytest.mark.parametrize("target, expected", [
+    (None, None), ("", None), ("/espace-pro", "/espace-pro"), ("/espace-pro?onglet=agrement", "/espace-pro?onglet=agrement"),
+    ("/espace-pmi/agrements", "/espace-pmi/agrements"), ("https://example.com/", None), ("//example.com", None),
+    ("/espace-pro//example.com", None), ("/espace-pro\\\\example.com", None), ("/espace-professionnel", None),
+    ("/espace-pro/<script>", None)])
+def test_a_return_address_stays_in_the_spaces_that_need_a_login(target, expected):
+    from gateway.web.forms import safe_next
+    assert safe_next(target) == expected
+
+
+@pytest.mark.parametrize("target", ["/espace-pro\r\nSet-Cookie: x=1", "/espace-pro\x00", "/espace-pro" + "a" * 600])
+def test_a_return_address_that_could_become_a_header_is_refused(target):
+    from gateway.web.forms import BadInput, safe_next
+    with pytest.raises(BadInput):
+        safe_next(target)
+
+
+@pytest.mark.parametrize("value, ok", [("1", True), ("10000", True), ("0", False), ("10001", False), ("²", False),
+                                       ("١٢", False), ("-1", False), ("1e3", False), ("99999999999999999999", False)])
+def test_page_numbers_are_ascii_digits_within_bounds(value, ok):
+    from gateway.web.forms import BadInput, parse_page
+    if ok:
+        assert parse_page(value) == int(value)
+    else:
+        with pytest.raises(BadInput, match="doit être un nombre entier"):
+            parse_page(value)

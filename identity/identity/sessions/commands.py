@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from joserfc.jwk import RSAKey
 
 from identity.accounts.domain import (
-    ACTIVE, ASSMAT, DISABLED, MAM, PMI_AGENT, RPE, account_roles, account_type, split_list)
+    ACTIVE, ASSMAT, DISABLED, MAM, RPE, account_circonscriptions, account_roles, account_type)
 from identity.accounts.domain.credentials import (
     hash_password, hash_secret, new_secret, password_needs_rehash, verify_password)
 from identity.accounts.domain.refusals import Refusal
@@ -98,20 +98,16 @@ def _issue_tokens(uow: UnitOfWork, signing_key: RSAKey, settings: Settings, acco
         token_hash=hash_secret(refresh_token), session_id=session_id, account_id=account["id"], created_at=now,
         expires_at=session_expires_at))
     lifetime = int(ACCESS_TOKEN_LIFETIME.total_seconds())
+    extra = {"pmi_number": account["pmi_number"], "name": account["display_name"]}
+    circonscriptions = account_circonscriptions(account)
+    if circonscriptions:
+        extra["circonscriptions"] = circonscriptions
     access_token = issue_token(signing_key, subject=account["id"], role=account["role"],
+                               roles=account_roles(account), account_type=account_type(account),
                                issuer=settings.token_issuer, audience=settings.token_audience,
-                               lifetime_seconds=lifetime,
-                               extra=_claims(account))
+                               lifetime_seconds=lifetime, extra=extra)
     return {"access_token": access_token, "token_type": "Bearer", "expires_in": lifetime,
             "refresh_token": refresh_token, "account": account_json(account)}
-
-
-def _claims(account) -> dict:
-    claims = {"pmi_number": account["pmi_number"], "name": account["display_name"],
-              "roles": account_roles(account), "account_type": account_type(account)}
-    if PMI_AGENT in claims["roles"]:
-        claims["circonscriptions"] = split_list(account["circonscriptions"])
-    return claims
 
 
 def _refresh_token_row(uow: UnitOfWork, refresh_token):

@@ -49,6 +49,20 @@ def test_put_replaces_and_delete_removes(store):
     store.delete("session:never-set")  # deleting what is not there is fine
 
 
+def test_replace_writes_only_over_a_live_key(store):
+    assert store.replace("session:a", "v1", ttl_seconds=60) is False
+    assert store.get("session:a") is None  # a deleted or never-written key does not come back
+    store.put("session:a", "v1", ttl_seconds=60)
+    assert store.replace("session:a", "v2", ttl_seconds=60) is True
+    assert store.get("session:a") == "v2"
+    store.delete("session:a")
+    assert store.replace("session:a", "v3", ttl_seconds=60) is False
+    assert store.get("session:a") is None
+    store.put("session:b", "v1", ttl_seconds=0.5)
+    time.sleep(0.7)
+    assert store.replace("session:b", "v2", ttl_seconds=60) is False and store.get("session:b") is None
+
+
 def test_concurrent_hits_are_all_counted(store):
     def hammer():
         for _ in range(25):

@@ -16,25 +16,40 @@ STAFF = "staff"  # an account type, never a role
 PENDING_EMAIL, ACTIVE = "pending_email", "active"
 # A structure closed in the extract, or a staff account disabled by command: no login, no reset, sessions ended.
 DISABLED = "disabled"
+# The kind of account that signs in, as tokens say it (`account_type`); staff accounts hold the PMI's roles.
+STRUCTURE_TYPES = (MAM, RPE)
 
 
-def split_list(value: str | None) -> list[str]:
-    return [item for item in (value or "").split(",") if item]
+def split_list(value) -> list[str]:
+    """A comma-separated column (or a list) as a list without blanks or repeats, in its order."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return list(dict.fromkeys(item.strip() for item in items if item and item.strip()))
 
 
 def join_list(values) -> str:
-    return ",".join(dict.fromkeys(value.strip() for value in values if value.strip()))
+    return ",".join(split_list(list(values)))
 
 
 def account_roles(account) -> list[str]:
-    """The roles a token should carry: the `roles` column when it is set (staff), else the one `role`."""
-    roles = split_list(account.get("roles") if hasattr(account, "get") else None)
-    return roles or [account["role"]]
+    """Every role of an account: its `roles` column (comma separated) when it has one and it is not empty, else its
+    single `role`. The main `role` always comes first, so a token's `role` and `roles` agree."""
+    roles = split_list(account.get("roles")) if "roles" in account else []
+    role = account["role"]
+    return [role, *[item for item in roles if item != role]] if role else roles
 
 
 def account_type(account) -> str:
+    """assmat, mam, rpe or staff, read from the role (an assmat, MAM or RPE account holds that role; every other
+    role is PMI staff)."""
     role = account["role"]
-    return STAFF if role in STAFF_ROLES else role
+    return role if role in (ASSMAT, *STRUCTURE_TYPES) else STAFF
+
+
+def account_circonscriptions(account) -> list[str]:
+    """The circonscriptions of a PMI agent (comma separated in its `circonscriptions` column), else none."""
+    return split_list(account.get("circonscriptions")) if "circonscriptions" in account else []
 
 
 def role_for_type(kind: str) -> str | None:
