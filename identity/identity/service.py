@@ -12,9 +12,10 @@ from services.manifest import Batch, ServiceManifest
 def _blueprints():
     # One per capability: a new capability adds its folder and a line here.
     from identity.activation.routes import bp as activation
+    from identity.franceconnect.routes import bp as franceconnect
     from identity.keys.routes import bp as keys
     from identity.sessions.routes import bp as sessions
-    return [keys, activation, sessions]
+    return [keys, activation, sessions, franceconnect]
 
 
 # One Batch for the three types, so a batch's agrément events come in one call, in their order.

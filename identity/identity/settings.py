@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from services.settings import BaseSettings, load, setting
+from services.settings import BaseSettings, SettingsError, load, setting
 
 
 @dataclass(frozen=True)
@@ -8,7 +8,35 @@ class Settings(BaseSettings):
     port: int = setting(8101, help="port of `python -m <package> web` (production: gunicorn's bind)")
     public_base_url: str = setting("http://127.0.0.1:8000", shared=True, env="PUBLIC_BASE_URL",
                                    help="the gateway's public URL, the base of the links put in mails")
+    store_url: str = setting("", help="expiring store (FranceConnect state and nonce...): redis://host:6379/0, or "
+                                      "empty for identity's own database")
+    franceconnect_issuer: str = setting("", env="FRANCECONNECT_ISSUER",
+                                        help="FranceConnect's base URL (its discovery document at "
+                                             "/.well-known/openid-configuration); empty: FranceConnect not offered")
+    franceconnect_client_id: str = setting("", env="FRANCECONNECT_CLIENT_ID",
+                                           help="the portal's client id at FranceConnect")
+    franceconnect_client_secret: str = setting("", env="FRANCECONNECT_CLIENT_SECRET",
+                                               help="the portal's client secret at FranceConnect (required outside "
+                                                    "local runs when FRANCECONNECT_ISSUER is set)")
+
+    @property
+    def franceconnect_enabled(self) -> bool:
+        return bool(self.franceconnect_issuer)
+
+
+def check_franceconnect(settings: Settings) -> Settings:
+    """FranceConnect is optional, but once an issuer is set outside local runs it needs its client id and secret,
+    and must be reached over HTTPS (the client secret travels in the token request)."""
+    if settings.franceconnect_enabled and not settings.is_local:
+        missing = [name for name, value in (("FRANCECONNECT_CLIENT_ID", settings.franceconnect_client_id),
+                                            ("FRANCECONNECT_CLIENT_SECRET", settings.franceconnect_client_secret))
+                   if not value]
+        if missing:
+            raise SettingsError(f"identity: FRANCECONNECT_ISSUER is set, so {', '.join(missing)} must be too")
+        if not settings.franceconnect_issuer.startswith("https://"):
+            raise SettingsError("identity: FRANCECONNECT_ISSUER must be an https:// URL outside local runs")
+    return settings
 
 
 def load_settings() -> Settings:
-    return load(Settings, "identity")
+    return check_franceconnect(load(Settings, "identity"))

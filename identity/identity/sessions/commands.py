@@ -41,6 +41,12 @@ def open_session(uow: UnitOfWork, signing_key: RSAKey, settings: Settings, pmi_n
     return tokens
 
 
+def open_session_for(uow: UnitOfWork, signing_key: RSAKey, settings: Settings, account, now: dt.datetime) -> dict:
+    """A new session for an account another capability has already authenticated (FranceConnect); the caller
+    commits."""
+    return _issue_tokens(uow, signing_key, settings, account, str(uuid.uuid4()), now + SESSION_LIFETIME, now)
+
+
 def refresh_session(uow: UnitOfWork, signing_key: RSAKey, settings: Settings, refresh_token,
                     now: dt.datetime) -> dict:
     """Exchange a refresh token for a new pair. A token presented a second time ends its whole session: either the
