@@ -8,8 +8,8 @@ from services.manifest import ServiceManifest
 
 
 def _blueprints():
-    from gateway.web import api, dev, pro, public
-    return [public.bp, pro.bp, api.bp, dev.bp]
+    from gateway.web import api, dev, franceconnect, pro, public
+    return [public.bp, pro.bp, api.bp, dev.bp, franceconnect.bp]
 
 
 def _init_app(app, container) -> None:

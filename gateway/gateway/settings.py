@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     departement: str = setting("28", help="code of the département the portal serves (narrows commune searches)")
     departement_name: str = setting("Eure-et-Loir")
     pmi_phone: str = setting("02 37 20 12 82", help="PMI central's phone, shown in help and error pages")
+    franceconnect_enabled: bool = setting(False, help="show the FranceConnect buttons (identity must have "
+                                                       "FRANCECONNECT_ISSUER set); `assmat run` turns it on")
     session_idle_minutes: int = setting(30)
     session_absolute_hours: int = setting(12)
 

@@ -59,6 +59,8 @@ def login():
 
 @bp.post("/deconnexion")
 def logout():
+    from gateway.web.franceconnect import ID_TOKEN, end_session_redirect
+    franceconnect_id_token = session.get(ID_TOKEN)
     refresh_token = browser.end_session()
     if refresh_token:
         try:
@@ -66,6 +68,10 @@ def logout():
         except (DownstreamError, ServiceUnavailable) as error:
             # The browser forgets the session whatever happens; the refresh token dies at its expiry at worst.
             log.warning("logout not recorded by identity", extra={"code": error.code})
+    # After a FranceConnect login, FranceConnect's session ends too (it comes back to the home page).
+    to_franceconnect = end_session_redirect(franceconnect_id_token)
+    if to_franceconnect is not None:
+        return to_franceconnect
     flash("Vous êtes déconnecté·e. À bientôt !", "success")
     return redirect(url_for("public.home"), 303)
 
