@@ -5,12 +5,15 @@ binds each sign-in to the browser session: the state identity hands out is kept 
 must bring back that very state (a callback from another browser, or a replayed one, is refused before identity is
 even asked, and identity takes the state only once).
 
-- `POST /franceconnect/connexion` (`parcours` = `connexion` from the login page, `activation` from step 2 of the
-  activation, which needs its ticket) → 303 to FranceConnect;
+- `GET /franceconnect/connexion?parcours=` (`connexion` from the login page, `activation` from step 2 of the
+  activation, which needs its ticket) → 303 to FranceConnect. A link, not a form: the pages' CSP allows forms to
+  post to the portal only (`form-action 'self'`, checked on redirects too), and starting a sign-in changes nothing
+  that a forged request could abuse (the state is this browser's own);
 - `GET /franceconnect/callback?code=&state=` (or `error=` when the person cancelled) → the espace pro, or a page
   in French saying why not;
 - after a FranceConnect login, logout goes through FranceConnect's end-session (`end_session_redirect`, called by
-  the logout route), which comes back to `/?state=`, checked here.
+  the logout route): the logout form's answer is a page that moves on to FranceConnect by itself (a redirect would
+  break `form-action 'self'`), and FranceConnect comes back to `/?state=`, checked here.
 """
 from __future__ import annotations
 
@@ -55,9 +58,9 @@ def _refused_page(message: str, status: int = 400, title: str = "Connexion Franc
     return render_template("franceconnect/refused.html", title=title, message=message), status
 
 
-@bp.post("/connexion")
+@bp.get("/connexion")
 def start():
-    parcours = request.form.get("parcours", "connexion")
+    parcours = request.args.get("parcours", "connexion")
     purpose = PURPOSES.get(parcours)
     if purpose is None:
         return error_page(400, "Le parcours FranceConnect demandé n'existe pas.")
@@ -133,7 +136,7 @@ def end_session_redirect(id_token: str | None):
         flash("Vous êtes déconnecté·e du portail. Pensez à vous déconnecter aussi de FranceConnect.", "info")
         return redirect(url_for("public.home"), 303)
     session[LOGOUT_STATE] = answer["state"]
-    return redirect(answer["end_session_url"], 303)
+    return render_template("franceconnect/logout.html", end_session_url=answer["end_session_url"])
 
 
 def _logout_return():
