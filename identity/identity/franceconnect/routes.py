@@ -44,7 +44,13 @@ def _refused(refusal: FranceConnectRefusal):
     log.warning("franceconnect refused", extra={"code": refusal.code, "detail": refusal.detail,
                                                  "path": request.path})
     if refusal.code not in ("franceconnect_disabled", "invalid_purpose"):
-        audit(None, "franceconnect", "refused", detail=f"{refusal.code}: {refusal.detail}")
+        try:
+            with unit_of_work() as uow:
+                audit(uow, "franceconnect", "refused", ip=request.remote_addr,
+                      detail=f"{refusal.code}: {refusal.detail}"[:500])
+                uow.commit()
+        except Exception:  # the refusal must still be answered; the log line above keeps the trace
+            log.exception("franceconnect refusal not audited")
     return jsonify(error_body(refusal.code, refusal.message)), refusal.status
 
 
