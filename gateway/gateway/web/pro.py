@@ -14,6 +14,7 @@ from gateway import browser
 from gateway.bootstrap import current
 from gateway.clients import DownstreamError, ServiceUnavailable
 from gateway.errors import error_page
+from gateway.web import franceconnect
 from gateway.web.forms import Form, check_date, check_pmi_number
 
 log = logging.getLogger("gateway.pro")
@@ -59,8 +60,7 @@ def login():
 
 @bp.post("/deconnexion")
 def logout():
-    from gateway.web.franceconnect import ID_TOKEN, end_session_redirect
-    franceconnect_id_token = session.get(ID_TOKEN)
+    franceconnect_id_token = session.get(franceconnect.ID_TOKEN)
     refresh_token = browser.end_session()
     if refresh_token:
         try:
@@ -69,7 +69,7 @@ def logout():
             # The browser forgets the session whatever happens; the refresh token dies at its expiry at worst.
             log.warning("logout not recorded by identity", extra={"code": error.code})
     # After a FranceConnect login, FranceConnect's session ends too (it comes back to the home page).
-    to_franceconnect = end_session_redirect(franceconnect_id_token)
+    to_franceconnect = franceconnect.end_session_redirect(franceconnect_id_token)
     if to_franceconnect is not None:
         return to_franceconnect
     flash("Vous êtes déconnecté·e. À bientôt !", "success")

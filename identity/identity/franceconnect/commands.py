@@ -132,8 +132,9 @@ def login_linked(uow: UnitOfWork, signing_key: RSAKey, settings: Settings, sub: 
     if account_id is None:
         raise FranceConnectRefusal("not_linked", f"sub {_sub_digest(sub)} not linked")
     account = account_by_id(uow, account_id)
-    if account is None or account["status"] != ACTIVE:
-        raise FranceConnectRefusal("account_unavailable", f"account {account_id} not active")
+    # Only assmat accounts are ever linked (MAM, RPE and staff accounts are not offered FranceConnect).
+    if account is None or account["status"] != ACTIVE or account["role"] != ASSMAT:
+        raise FranceConnectRefusal("account_unavailable", f"account {account_id} not an active assmat")
     audit(uow, "franceconnect_login", "success", account_id=account_id, identifier=account["pmi_number"],
           detail=f"sub {_sub_digest(sub)}")
     answer = open_session_for(uow, signing_key, settings, account, now)
