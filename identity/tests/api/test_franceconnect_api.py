@@ -329,3 +329,13 @@ def test_without_an_issuer_franceconnect_is_not_offered(tmp_path):
     client = app.test_client()
     assert client.get("/api/franceconnect").json == {"enabled": False}
     refused(client.post("/api/franceconnect/authorize", json={"purpose": "login"}), 404, "franceconnect_disabled")
+
+
+def test_franceconnects_60_second_access_token_is_not_counted_expired_on_arrival(fc, flow, holders, monkeypatch):
+    # The provider's access tokens live 60 s, like FranceConnect's. With authlib's default leeway (60 s) the client
+    # would count them expired at once and never call the userinfo: the sign-in would fail.
+    from identity.franceconnect import client as client_module
+    monkeypatch.setattr(client_module, "ACCESS_TOKEN_LEEWAY", 60)
+    refused(fc.sign_in("marie", "login"), 400, "userinfo_invalid")
+    monkeypatch.setattr(client_module, "ACCESS_TOKEN_LEEWAY", 5)
+    assert fc.sign_in("marie", "activation", flow.ticket("280001", "1985-04-12")).status_code == 200
