@@ -33,6 +33,10 @@ def check_franceconnect(settings: Settings) -> Settings:
                    if not value]
         if missing:
             raise SettingsError(f"identity: FRANCECONNECT_ISSUER is set, so {', '.join(missing)} must be too")
+        secret = settings.franceconnect_client_secret
+        if "CHANGE_ME" in secret or len(secret) < 16:
+            raise SettingsError("identity: FRANCECONNECT_CLIENT_SECRET is a placeholder or too short; set the secret "
+                                "FranceConnect gave the portal")
         if not settings.franceconnect_issuer.startswith("https://"):
             raise SettingsError("identity: FRANCECONNECT_ISSUER must be an https:// URL outside local runs")
     return settings
