@@ -185,6 +185,19 @@ class IdentityClient(ServiceClient):
     def logout(self, refresh_token: str) -> None:
         self.downstream.request("POST", "/api/sessions/logout", json={"refresh_token": refresh_token})
 
+    def franceconnect_authorize(self, purpose: str, ticket: str | None = None) -> dict:
+        return self.downstream.json("POST", "/api/franceconnect/authorize",
+                                    json={"purpose": purpose, **({"ticket": ticket} if ticket else {})})
+
+    def franceconnect_callback(self, state: str, code: str) -> dict:
+        return self.downstream.json("POST", "/api/franceconnect/callback", json={"state": state, "code": code})
+
+    def franceconnect_logout(self, id_token: str) -> dict:
+        return self.downstream.json("POST", "/api/franceconnect/logout", json={"id_token": id_token})
+
+    def franceconnect_logout_return(self, state: str) -> None:
+        self.downstream.request("POST", "/api/franceconnect/logout/return", json={"state": state})
+
 
 class AgrementClient(ServiceClient):
     def my_agrement(self, token: str) -> dict:

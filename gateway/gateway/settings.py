@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     # browser's own address counts, and a forged header changes nothing).
     trusted_proxies: str = setting("", help="addresses or CIDR blocks (comma separated) of the reverse proxy in "
                                             "front of the gateway; empty: the header X-Forwarded-For is ignored")
+    franceconnect_enabled: bool = setting(False, help="show the FranceConnect buttons (identity must have "
+                                                       "FRANCECONNECT_ISSUER set); `assmat run` turns it on")
     session_idle_minutes: int = setting(30, help="a browser session ends after this long without a request")
     session_absolute_hours: int = setting(12, help="and this long after its login, however active")
 

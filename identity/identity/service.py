@@ -24,11 +24,12 @@ def _blueprints():
     from identity.activation.routes import bp as activation
     from identity.audit.routes import bp as security
     from identity.captcha.routes import bp as captcha
+    from identity.franceconnect.routes import bp as franceconnect
     from identity.keys.routes import bp as keys
     from identity.recovery.routes import bp as recovery
     from identity.sessions.routes import bp as sessions
     from identity.staff.routes import bp as staff
-    return [keys, activation, sessions, recovery, staff, captcha, security]
+    return [keys, activation, sessions, recovery, staff, captcha, security, franceconnect]
 
 
 def _init_app(app, container) -> None:

@@ -7,6 +7,7 @@ file, events travel through the SQLite bus transport, mail lands in a local sink
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import secrets
@@ -31,10 +32,21 @@ def portal_services() -> list:
     return sorted(manifests, key=lambda m: (not m.has_worker and m.migrations is None, m.default_port))
 
 
+# identity's development FranceConnect provider (identity/franceconnect/dev_provider), started by local runs only:
+# the kernel names it by its module and port, it never imports it.
+FRANCECONNECT_DEV = "franceconnect-dev"
+FRANCECONNECT_DEV_MODULE = "identity.franceconnect.dev_provider"
+FRANCECONNECT_DEV_CLIENT_ID = "portail-assmat-local"
+
+
 def default_ports(gateway_port: int = 8000, first_service_port: int = 8101) -> dict[str, int]:
-    """The gateway's port, and the services' on consecutive ports (identity first)."""
+    """The gateway's port, the services' on consecutive ports (identity first), then the development FranceConnect
+    provider's (8106 by default)."""
     services = [manifest.name for manifest in portal_services() if manifest.name != "gateway"]
-    return {"gateway": gateway_port, **{package: first_service_port + index for index, package in enumerate(services)}}
+    ports = {"gateway": gateway_port, **{package: first_service_port + index
+                                          for index, package in enumerate(services)}}
+    ports[FRANCECONNECT_DEV] = first_service_port + len(services)
+    return ports
 
 
 def embedded_environment(data_dir: Path, ports: dict[str, int] | None = None,
@@ -61,6 +73,16 @@ def embedded_environment(data_dir: Path, ports: dict[str, int] | None = None,
         "GATEWAY_STORE_URL": f"sqlite:///{data_dir / 'gateway-sessions.sqlite3'}",
         "PYTHONUNBUFFERED": "1",
     })
+    if FRANCECONNECT_DEV in ports:
+        # Local runs sign in with FranceConnect against the development provider (never a real FranceConnect).
+        env.update({
+            "FRANCECONNECT_ISSUER": f"http://127.0.0.1:{ports[FRANCECONNECT_DEV]}",
+            "FRANCECONNECT_DEV_PORT": str(ports[FRANCECONNECT_DEV]),
+            "FRANCECONNECT_CLIENT_ID": FRANCECONNECT_DEV_CLIENT_ID,
+            "FRANCECONNECT_CLIENT_SECRET": hashlib.sha256(
+                (secret_file.read_text().strip() + ":franceconnect-dev").encode()).hexdigest(),
+            "GATEWAY_FRANCECONNECT_ENABLED": "true",
+        })
     for manifest in portal_services():
         prefix = manifest.name.upper()
         env[f"{prefix}_PORT"] = str(ports[manifest.name])
@@ -130,6 +152,9 @@ def start_all(group: ProcessGroup, env: dict[str, str], host: str = "127.0.0.1")
                                              "127.0.0.1" if manifest.name != "gateway" else host, "--port", port])
         if manifest.has_worker:
             group.start(f"{manifest.name}-worker", [sys.executable, "-m", manifest.name, "worker"])
+    if env.get("FRANCECONNECT_DEV_PORT") and env.get("ASSMAT_ENV") in ("local", "test"):
+        group.start(FRANCECONNECT_DEV, [sys.executable, "-m", FRANCECONNECT_DEV_MODULE, "--port",
+                                        env["FRANCECONNECT_DEV_PORT"]])
 
 
 # What a service's /readyz names its checks, for people: (name, feminine).

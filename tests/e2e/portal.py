@@ -10,7 +10,8 @@ from pathlib import Path
 
 import requests
 
-from services.cli import ProcessGroup, portal_services, embedded_environment, migrate_all, start_all, wait_ready
+from services.cli import (
+    FRANCECONNECT_DEV, ProcessGroup, embedded_environment, migrate_all, portal_services, start_all, wait_ready)
 from services.testing import eventually
 
 
@@ -80,6 +81,7 @@ class RunningPortal:
 def start_portal(real_servers, data_dir: Path) -> RunningPortal:
     manifests = portal_services()
     ports = {manifest.name: free_port() for manifest in manifests}
+    ports[FRANCECONNECT_DEV] = free_port()  # identity's development FranceConnect provider
     env = embedded_environment(data_dir, ports=ports)
     env.update({
         "ASSMAT_ENV": "test",

@@ -95,7 +95,12 @@ def test_run_command_alone_serves_demo_fiches_activation_and_keeps_data(tmp_path
     try:
         banner = wait_ready(process)
         assert base in banner and "280001" in banner
-        assert len(processes_using(tmp_path)) == 11, "a web process per service and a worker per service but gateway"
+        assert len(processes_using(tmp_path)) == 12, \
+            "a web process per service, a worker per service but gateway, the development FranceConnect provider"
+        provider = f"http://127.0.0.1:{first_service_port + 5}"
+        discovery = eventually(lambda: requests.get(provider + "/.well-known/openid-configuration", timeout=5).json(),
+                               timeout=30, message="the development FranceConnect provider does not answer")
+        assert discovery["issuer"] == provider
         expected = publishable_in_chartres(tmp_path / "demo-extract.csv")
         chartres = eventually(lambda: (r := requests.get(base + "/api/v1/fiches", params={"q": "Chartres"},
                                                          timeout=5).json()) and r["total"] == expected and r,

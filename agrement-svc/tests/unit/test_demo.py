@@ -37,6 +37,18 @@ def test_it_contains_the_readme_assmat(demo):
     assert result.record_lines["280001"] == 2
 
 
+def test_it_contains_the_agrements_of_the_franceconnect_test_identities(demo):
+    _text, result = demo
+    by_number = {record.pmi_number: record for record in result.records}
+    helene, amina = by_number["280002"], by_number["280003"]
+    assert (helene.last_name, helene.birth_name, helene.birth_date) == ("MARTIN", "LE GALL-MARÉCHAL",
+                                                                      date(1979, 11, 23))
+    assert helene.email is None and helene.status is AgrementStatus.ACTIVE
+    assert (amina.last_name, amina.birth_name, amina.birth_date) == ("EL AMRANI", None, date(1978, 1, 1))
+    assert amina.status is AgrementStatus.ACTIVE
+    assert generate_demo_records(2)[1].pmi_number == "280002"   # small extracts keep what fits
+
+
 def test_it_is_deterministic_for_a_seed():
     assert generate_demo_extract(60, seed=7) == generate_demo_extract(60, seed=7)
     assert generate_demo_extract(60, seed=7) != generate_demo_extract(60, seed=8)

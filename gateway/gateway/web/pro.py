@@ -14,7 +14,7 @@ from gateway import browser
 from gateway.bootstrap import current
 from gateway.clients import DownstreamError, ServiceUnavailable
 from gateway.errors import error_page
-from gateway.web import captcha
+from gateway.web import captcha, franceconnect
 from gateway.web.forms import Form, check_date, check_pmi_number, safe_next
 from services.validators import parse_pmi_number
 
@@ -105,6 +105,7 @@ def login():
 
 @bp.post("/deconnexion")
 def logout():
+    franceconnect_id_token = session.get(franceconnect.ID_TOKEN)
     refresh_token = browser.end_session()
     if refresh_token:
         try:
@@ -112,6 +113,10 @@ def logout():
         except (DownstreamError, ServiceUnavailable) as error:
             # The browser forgets the session whatever happens; the refresh token dies at its expiry at worst.
             log.warning("logout not recorded by identity", extra={"code": error.code})
+    # After a FranceConnect login, FranceConnect's session ends too (it comes back to the home page).
+    to_franceconnect = franceconnect.end_session_redirect(franceconnect_id_token)
+    if to_franceconnect is not None:
+        return to_franceconnect
     flash("Vous êtes déconnecté·e. À bientôt !", "success")
     return redirect(url_for("public.home"), 303)
 

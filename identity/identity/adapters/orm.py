@@ -138,3 +138,13 @@ audit_log = sa.Table(
     sa.Column("ip", sa.String(64)),
     sa.Column("detail", sa.Text),
 )
+
+# A FranceConnect identity linked to an account: `sub` is opaque and given per service by FranceConnect. One link
+# per account and one account per sub.
+franceconnect_links = sa.Table(
+    "franceconnect_links", metadata,
+    sa.Column("sub", sa.String(255), primary_key=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False,
+              unique=True),
+    sa.Column("linked_at", UtcDateTime, nullable=False),
+)

