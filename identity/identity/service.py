@@ -39,6 +39,11 @@ def _init_app(app, container) -> None:
         app.register_blueprint(test_hook_blueprint())
 
 
+def _bench(_settings, argv) -> int:
+    from identity.bench import run
+    return run(argv)
+
+
 # One Batch for the three types, so a batch's agrément events come in one call, in their order.
 _HOLDERS = Batch(project_agrement_holders)
 
@@ -58,7 +63,7 @@ MANIFEST = ServiceManifest(
     publishes=(EMAIL_CONFIRMATION_REQUESTED, ACCOUNT_ACTIVATED, ACTIVATION_ADDRESS_REPLACED,
                ACTIVATION_ELSEWHERE_NOTICE, PASSWORD_RESET_REQUESTED, PASSWORD_CHANGED, EMAIL_CHANGED),
     commands={"complete-registration": complete_registration_command, "staff": staff_command,
-              "structures": structures_command, "keys": keys_command},
+              "structures": structures_command, "keys": keys_command, "bench": _bench},
     background=(purge_expired_keys,),
     migrations="identity:migrations",
     default_port=8101,
