@@ -94,6 +94,17 @@ class ActivationFlow:
         return self.client.post("/api/sessions", json={"pmi_number": pmi_number, "password": password, **extra})
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings_on_both_stacks(request, tmp_path) -> Settings:
+    """Both stacks: the embedded default's SQLite and PostgreSQL (a fresh database per test). A module runs its
+    tests on both by overriding `settings` with this one."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'identity.sqlite3'}"
+    else:
+        url = request.getfixturevalue("real_servers").database("identity_accounts")
+    return Settings(environment="test", database_url=url, public_base_url="https://assmat.example.fr")
+
+
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings(environment="test", database_url=f"sqlite:///{tmp_path / 'identity.sqlite3'}",

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from services.testing import eventually
-from tests.browser.test_portal_in_chromium import chromium, shot  # noqa: F401  (the module's Chromium fixture)
+from tests.browser.conftest import shot
 
 pytestmark = pytest.mark.browser
 PASSWORD = "la phrase de passe de notre mam"
@@ -32,7 +32,7 @@ def mam(portal, tmp_path_factory):
     return structure
 
 
-def test_a_mam_sets_its_first_password_by_reset_then_logs_in_with_its_email(portal, chromium, mam):  # noqa: F811
+def test_a_mam_sets_its_first_password_by_reset_then_logs_in_with_its_email(portal, chromium, mam):
     page = chromium.new_page(locale="fr-FR")
 
     def ask_for_the_link() -> bool:

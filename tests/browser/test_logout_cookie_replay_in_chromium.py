@@ -4,7 +4,6 @@ refresh session). The account is activated over plain HTTP, the way the end-to-e
 login, the copy, the logout and the replay happen in Chromium."""
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -14,23 +13,7 @@ from services.testing import eventually
 from tests.e2e.portal import write_demo_extract
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "une phrase de passe pour le rejeu"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("ASSMAT_REQUIRE_REAL_SERVERS") == "1":
-            pytest.fail(f"{CHROMIUM} is missing: ./portal test installs it with apt-get when run as root")
-        pytest.skip(f"BROWSER TIER NOT RUN: {CHROMIUM} is missing (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
 
 
 def _csrf(html: str) -> str:

@@ -3,34 +3,17 @@ a parent searches by commune on a phone-sized screen; an assmat activates her sp
 follows the link and logs in. Screenshots are kept in test-artifacts/ to look at."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
+
+from tests.browser.conftest import shot
 
 from services.communes import get_commune
 from services.testing import eventually
 from tests.e2e.portal import write_demo_extract
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "une phrase secrète dans Chromium"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("ASSMAT_REQUIRE_REAL_SERVERS") == "1":
-            pytest.fail(f"{CHROMIUM} is missing: ./portal test installs it with apt-get when run as root")
-        pytest.skip(f"BROWSER TIER NOT RUN: {CHROMIUM} is missing (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +23,6 @@ def imported_rows(portal, tmp_path_factory):
     result = portal.run_import(extract)
     assert result.returncode == 0, result.stderr
     return rows
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def visible(row: dict) -> bool:

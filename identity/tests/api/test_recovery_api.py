@@ -9,14 +9,9 @@ from identity.recovery import domain as recovery_domain
 from identity.settings import Settings
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def settings(request, tmp_path) -> Settings:
-    """Both stacks: the embedded default's SQLite and PostgreSQL (a fresh database per test)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'identity.sqlite3'}"
-    else:
-        url = request.getfixturevalue("real_servers").database("identity_accounts")
-    return Settings(environment="test", database_url=url, public_base_url="https://assmat.example.fr")
+@pytest.fixture
+def settings(settings_on_both_stacks) -> Settings:
+    return settings_on_both_stacks
 
 
 NEW_PASSWORD = "une phrase de passe neuve"
