@@ -24,21 +24,20 @@ def _csrf(html: str) -> str:
 def active_account(portal, tmp_path_factory) -> str:
     """An assmat whose account is active; returns her PMI number."""
     extract = tmp_path_factory.mktemp("replay") / "demo.csv"
-    rows = write_demo_extract(portal, extract, count=5, seed=7, first_pmi_number=340000, name_tag="-REJEU")
+    rows = write_demo_extract(portal, extract, count=5, seed=7, first_pmi_number=350000, name_tag="-REJEU")
     assert portal.run_import(extract).returncode == 0
     row = next(r for r in rows if r["status"] == "active")
     year, month, day = row["birth_date"].split("-")
     email = f"rejeu.{row['pmi_number']}@example.org"
     http = requests.Session()
 
-    def step_one() -> bool:
-        form = http.get(portal.base_url + "/espace-pro/activation")
-        answer = http.post(portal.base_url + "/espace-pro/activation", data={
-            "csrf_token": _csrf(form.text), "pmi_number": row["pmi_number"], "birth_date_day": day,
-            "birth_date_month": month, "birth_date_year": year})
-        return answer.url.endswith("/espace-pro/activation/compte")
-
-    eventually(step_one, timeout=60, message="identity does not know the imported assmat")
+    # Step 1 once identity knows her (earlier tries would count as failures and lock the number), captcha solved.
+    portal.wait_for_holder(row["pmi_number"])
+    form = http.get(portal.base_url + "/espace-pro/activation")
+    answer = http.post(portal.base_url + "/espace-pro/activation", data={
+        "csrf_token": _csrf(form.text), "pmi_number": row["pmi_number"], "birth_date_day": day,
+        "birth_date_month": month, "birth_date_year": year, **portal.captcha_fields(form.text)})
+    assert answer.url.endswith("/espace-pro/activation/compte"), answer.text[:300]
     form = http.get(portal.base_url + "/espace-pro/activation/compte")
     sent = http.post(portal.base_url + "/espace-pro/activation/compte", data={
         "csrf_token": _csrf(form.text), "email": email, "password": PASSWORD, "password_confirmation": PASSWORD})
