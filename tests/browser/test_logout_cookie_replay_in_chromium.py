@@ -13,7 +13,7 @@ from services.testing import eventually
 from tests.e2e.portal import write_demo_extract
 
 pytestmark = pytest.mark.browser
-PASSWORD = "une phrase de passe pour le rejeu"
+PASSWORD = "une longue phrase pour le cookie copié"  # nothing of the e-mail in it (password policy)
 
 
 def _csrf(html: str) -> str:
