@@ -53,6 +53,8 @@ _ERROR_LENGTH = 500
 def record_many(session: Session, events: list[Event]) -> None:
     """Insert events in the caller's transaction, in order, with one executemany."""
     now = dt.datetime.now(dt.timezone.utc)
+    # Not services.ordering.rows_insert: a JSON payload in a text array is escaped character by character by psycopg
+    # (three times the CPU of this executemany, which psycopg pipelines from one prepared statement).
     session.execute(OUTBOX.insert(), [{"event_id": event.id, "event_type": event.type, "subject": event.subject,
                                        "payload": event.to_json(), "created_at": now} for event in events])
 

@@ -28,7 +28,7 @@ from services.catalogue.geo import PLACE_LOCATED
 from services.communes import get_commune
 from services.db import UnitOfWork
 from services.events import Event, InvalidEvent
-from services.ordering import dialect_insert
+from services.ordering import one_of, rows_insert
 from services.validators import is_insee_code, is_postcode
 
 log = logging.getLogger("fiche.projection.consumers")
@@ -237,22 +237,22 @@ class _BatchState:
         # for place events (the handlers above lock the same rows).
         columns = [fiches.c[name] for name in _FICHE_COLUMNS]
         for chunk in _chunks(sorted(numbers)):
-            self._keep_fiches(session.execute(sa.select(*columns).where(fiches.c.pmi_number.in_(chunk))
+            self._keep_fiches(session.execute(sa.select(*columns).where(one_of(session, fiches.c.pmi_number, chunk))
                                               .order_by(fiches.c.fiche_id).with_for_update()))
         for chunk in _chunks(sorted(place_ids)):
-            self._keep_fiches(session.execute(sa.select(*columns).where(fiches.c.place_id.in_(chunk))
+            self._keep_fiches(session.execute(sa.select(*columns).where(one_of(session, fiches.c.place_id, chunk))
                                               .order_by(fiches.c.fiche_id).with_for_update()))
-            self._keep_places(session.execute(sa.select(places).where(places.c.place_id.in_(chunk))
+            self._keep_places(session.execute(sa.select(places).where(one_of(session, places.c.place_id, chunk))
                                               .order_by(places.c.place_id).with_for_update()))
         # Read, not locked: the places of fiches an agrément event changes (their pins), as the snapshots join them.
         others = sorted(({row["place_id"] for row in self.fiches.values()} | numbers) - place_ids)
         for chunk in _chunks(others):
-            self._keep_places(session.execute(sa.select(places).where(places.c.place_id.in_(chunk))))
+            self._keep_places(session.execute(sa.select(places).where(one_of(session, places.c.place_id, chunk))))
         insee_codes |= {row["commune_insee"] for row in self.fiches.values()}
         insee_codes |= {row["commune_insee"] for row in self.places.values()}
         for chunk in _chunks(sorted(insee_codes)):
             self.communes.update({row.insee_code: row.name for row in session.execute(
-                sa.select(communes.c.insee_code, communes.c.name).where(communes.c.insee_code.in_(chunk)))})
+                sa.select(communes.c.insee_code, communes.c.name).where(one_of(session, communes.c.insee_code, chunk)))})
 
     def _keep_fiches(self, rows) -> None:
         for row in rows.mappings():
@@ -364,31 +364,26 @@ class _BatchState:
             self.announce(uow, fiche_id, before[fiche_id], None)
 
     def write(self, session) -> None:
-        """The rows changed, one upsert per table and 500 rows. With RETURNING, SQLAlchemy sends each executemany as
-        multi-row INSERTs (without it, psycopg runs the statement once per row)."""
+        """The rows changed, one upsert per table (services.ordering.rows_insert: one statement whatever their
+        number on PostgreSQL)."""
         if self.new_communes:
-            insert = dialect_insert(session, communes).on_conflict_do_nothing(
-                index_elements=[communes.c.insee_code]).returning(communes.c.insee_code)
-            for chunk in _chunks(list(self.new_communes.values())):
-                session.execute(insert, chunk)
+            insert, parameters = rows_insert(session, communes, list(self.new_communes.values()))
+            session.execute(insert.on_conflict_do_nothing(index_elements=[communes.c.insee_code]), parameters)
         if self.dirty_places:
-            insert = dialect_insert(session, places)
-            upsert = insert.on_conflict_do_update(
+            insert, parameters = rows_insert(session, places,
+                                             [self.places[place_id] for place_id in sorted(self.dirty_places)])
+            session.execute(insert.on_conflict_do_update(
                 index_elements=[places.c.place_id],
                 set_={name: insert.excluded[name] for name in ("commune_insee", "latitude", "longitude",
-                                                               "occurred_at")}).returning(places.c.place_id)
-            for chunk in _chunks([self.places[place_id] for place_id in sorted(self.dirty_places)]):
-                session.execute(upsert, chunk)
+                                                               "occurred_at")}), parameters)
         if self.dirty_fiches:
-            insert = dialect_insert(session, fiches)
-            upsert = insert.on_conflict_do_update(
+            insert, parameters = rows_insert(session, fiches, [
+                {name: self.fiches[fiche_id][name] for name in _FICHE_COLUMNS}
+                for fiche_id in sorted(self.dirty_fiches)])
+            session.execute(insert.on_conflict_do_update(
                 index_elements=[fiches.c.fiche_id],
                 set_={name: insert.excluded[name] for name in _FICHE_COLUMNS
-                      if name not in ("fiche_id", "pmi_number", "place_id", "kind")}).returning(fiches.c.fiche_id)
-            rows = [{name: self.fiches[fiche_id][name] for name in _FICHE_COLUMNS}
-                    for fiche_id in sorted(self.dirty_fiches)]
-            for chunk in _chunks(rows):
-                session.execute(upsert, chunk)
+                      if name not in ("fiche_id", "pmi_number", "place_id", "kind")}), parameters)
 
 
 def project_batch(uow: UnitOfWork, events: list[Event]) -> None:
