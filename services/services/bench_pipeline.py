@@ -443,7 +443,7 @@ def _run_timed(argv: list[str], env: dict[str, str], log_file: Path) -> tuple[fl
 # -- the pipeline ----------------------------------------------------------------------------------------------------
 
 def run_pipeline(size: int, postgres_url: str | None = None, broker_url: str | None = None, *,
-                 settle_timeout: float = 7200.0, keep_logs: bool = False) -> dict:
+                 settle_timeout: float = 7200.0, keep_logs: bool = False, profile_dir: str | None = None) -> dict:
     from services.bus import Bus
     from services.cli import ProcessGroup, embedded_environment, portal_services
 
@@ -495,8 +495,15 @@ def run_pipeline(size: int, postgres_url: str | None = None, broker_url: str | N
         bus = Bus(stores.broker_url, stores.namespace)
         probe = Probe(stores.databases, [m.name for m in manifests if m.migrations is not None and m.has_worker],
                       list(consumed), bus, fiche)
+        def python(name: str) -> list[str]:
+            """The interpreter, under cProfile when asked (its profile is written when the process ends)."""
+            if profile_dir is None:
+                return [sys.executable]
+            Path(profile_dir).mkdir(parents=True, exist_ok=True)
+            return [sys.executable, "-m", "cProfile", "-o", str(Path(profile_dir).resolve() / f"{name}.prof")]
+
         for name in workers:
-            group.start(f"{name}-worker", [sys.executable, "-m", name, "worker"])
+            group.start(f"{name}-worker", [*python(f"{name}-worker"), "-m", name, "worker"])
         started = time.monotonic()
         _wait_workers(probe, group, workers, WORKERS_READY_TIMEOUT)
         _log(f"workers ready in {time.monotonic() - started:.1f} s: {', '.join(workers)}")
@@ -516,7 +523,8 @@ def run_pipeline(size: int, postgres_url: str | None = None, broker_url: str | N
         sampler = threading.Thread(target=sampling, name="probe", daemon=True)
         sampler.start()
         import_seconds, import_cpu, code = _run_timed(
-            [sys.executable, "-m", "agrement", "import", str(extract), "--quiet"], env, folder / "logs" / "import.log")
+            [*python("import"), "-m", "agrement", "import", str(extract), "--quiet"], env,
+            folder / "logs" / "import.log")
         if code not in (0, 1):  # 1: some rows were rejected, which a demo extract never has
             raise RuntimeError(f"import failed with exit code {code} (logs: {folder / 'logs'})")
         figures["import"] = {"rows": size, "seconds": round(import_seconds, 1),

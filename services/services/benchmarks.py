@@ -104,6 +104,7 @@ def main(args) -> int:
             else:
                 bench_pipeline.print_pipeline(bench_pipeline.run_pipeline(
                     size, **servers, keep_logs=getattr(args, "keep_logs", False),
+                    profile_dir=getattr(args, "profile", None),
                     settle_timeout=7200.0 if getattr(args, "timeout", None) is None else args.timeout))
         elif what == "bus":
             from services import bench_bus
