@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from fiche.bootstrap import bootstrap
 from fiche.projection.commands import sweep_validity
-from fiche.projection.consumers import apply_agrement, end_agrement, record_location
+from fiche.projection.consumers import project_batch
 from fiche.settings import Settings, load_settings
 from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN
 from services.catalogue.fiche import FICHE_PUBLISHED, FICHE_UNPUBLISHED, FICHE_UPDATED
 from services.catalogue.geo import PLACE_LOCATED
-from services.manifest import ServiceManifest
+from services.manifest import Batch, ServiceManifest
 
 
 def _blueprints():
@@ -26,6 +26,8 @@ def _bench(_settings, argv) -> int:
     return 0
 
 
+_PROJECTION = Batch(project_batch)
+
 MANIFEST = ServiceManifest(
     name="fiche",
     folder="fiche-svc",
@@ -35,8 +37,10 @@ MANIFEST = ServiceManifest(
     container=bootstrap,
     blueprints=_blueprints,
     # A fiche follows the newest state of its agrément and of its place: older events arriving late are skipped.
-    projections={AGREMENT_GRANTED: apply_agrement, AGREMENT_MODIFIED: apply_agrement,
-                 AGREMENT_WITHDRAWN: end_agrement, PLACE_LOCATED: record_location},
+    # One Batch for the four types: a place's pin and its fiche's agrément are compared with each other, so their
+    # events are applied in the batch's order, in one call.
+    projections={AGREMENT_GRANTED: _PROJECTION, AGREMENT_MODIFIED: _PROJECTION, AGREMENT_WITHDRAWN: _PROJECTION,
+                 PLACE_LOCATED: _PROJECTION},
     publishes=(FICHE_PUBLISHED, FICHE_UPDATED, FICHE_UNPUBLISHED),
     commands={"bench": _bench},
     background=(sweep_validity,),

@@ -21,6 +21,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -443,7 +444,8 @@ def _run_timed(argv: list[str], env: dict[str, str], log_file: Path) -> tuple[fl
 # -- the pipeline ----------------------------------------------------------------------------------------------------
 
 def run_pipeline(size: int, postgres_url: str | None = None, broker_url: str | None = None, *,
-                 settle_timeout: float = 7200.0, keep_logs: bool = False) -> dict:
+                 settle_timeout: float = 7200.0, keep_logs: bool = False, profile_dir: str | None = None,
+                 replicas: dict[str, int] | None = None) -> dict:
     from services.bus import Bus
     from services.cli import ProcessGroup, embedded_environment, portal_services
 
@@ -471,7 +473,8 @@ def run_pipeline(size: int, postgres_url: str | None = None, broker_url: str | N
     if threading.current_thread() is threading.main_thread():
         previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     figures: dict = {"bench": "pipeline", "size": size, "database": "postgresql" if postgres_url else "sqlite",
-                     "broker": stores.broker_url.split(":")[0], "namespace": stores.namespace}
+                     "broker": stores.broker_url.split(":")[0], "namespace": stores.namespace,
+                     "replicas": {name: count for name, count in (replicas or {}).items() if count > 1}}
     try:
         for manifest in manifests:
             if manifest.migrations is not None:
@@ -495,12 +498,22 @@ def run_pipeline(size: int, postgres_url: str | None = None, broker_url: str | N
         bus = Bus(stores.broker_url, stores.namespace)
         probe = Probe(stores.databases, [m.name for m in manifests if m.migrations is not None and m.has_worker],
                       list(consumed), bus, fiche)
+        def python(name: str) -> list[str]:
+            """The interpreter, under cProfile when asked (its profile is written when the process ends)."""
+            if profile_dir is None:
+                return [sys.executable]
+            Path(profile_dir).mkdir(parents=True, exist_ok=True)
+            return [sys.executable, "-m", "cProfile", "-o", str(Path(profile_dir).resolve() / f"{name}.prof")]
+
+        # Replicas of a worker (as an operator runs them on PostgreSQL): fiche-worker, fiche-worker-2, ...
         for name in workers:
-            group.start(f"{name}-worker", [sys.executable, "-m", name, "worker"])
+            for index in range(1, max(1, (replicas or {}).get(name, 1)) + 1):
+                process = f"{name}-worker" if index == 1 else f"{name}-worker-{index}"
+                group.start(process, [*python(process), "-m", name, "worker"])
         started = time.monotonic()
         _wait_workers(probe, group, workers, WORKERS_READY_TIMEOUT)
         _log(f"workers ready in {time.monotonic() - started:.1f} s: {', '.join(workers)}")
-        cpu_before = {name: _cpu_seconds(process.pid) or 0.0 for name, process in group.processes.items()}
+        cpu_before = _worker_cpu(group)
         db_names = {name: f"bench_{stores.suffix}_{name}" for name in stores.databases}
         db_cpu_before = _database_cpu(postgres_url, db_names)
 
@@ -516,7 +529,8 @@ def run_pipeline(size: int, postgres_url: str | None = None, broker_url: str | N
         sampler = threading.Thread(target=sampling, name="probe", daemon=True)
         sampler.start()
         import_seconds, import_cpu, code = _run_timed(
-            [sys.executable, "-m", "agrement", "import", str(extract), "--quiet"], env, folder / "logs" / "import.log")
+            [*python("import"), "-m", "agrement", "import", str(extract), "--quiet"], env,
+            folder / "logs" / "import.log")
         if code not in (0, 1):  # 1: some rows were rejected, which a demo extract never has
             raise RuntimeError(f"import failed with exit code {code} (logs: {folder / 'logs'})")
         figures["import"] = {"rows": size, "seconds": round(import_seconds, 1),
@@ -551,7 +565,7 @@ def run_pipeline(size: int, postgres_url: str | None = None, broker_url: str | N
         stop.set()
         sampler.join(5)
         probe.sample()
-        cpu_after = {name: _cpu_seconds(process.pid) or 0.0 for name, process in group.processes.items()}
+        cpu_after = _worker_cpu(group)
         db_cpu_after = _database_cpu(postgres_url, db_names)
         figures.update(_report(probe, consumed, expected, cpu_before, cpu_after, db_cpu_before, db_cpu_after))
         figures["settled"] = settled >= SETTLE_SAMPLES
@@ -585,6 +599,15 @@ def run_pipeline(size: int, postgres_url: str | None = None, broker_url: str | N
             (folder / "extract.csv").unlink(missing_ok=True)
         else:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _worker_cpu(group) -> dict[str, float]:
+    """CPU seconds by worker, its replicas' added up (fiche-worker-2 counts as fiche-worker)."""
+    cpu: dict[str, float] = {}
+    for name, process in group.processes.items():
+        worker = re.sub(r"-\d+$", "", name)
+        cpu[worker] = cpu.get(worker, 0.0) + (_cpu_seconds(process.pid) or 0.0)
+    return cpu
 
 
 def _relevant_pending(probe: Probe, consumed: dict[str, list[str]]) -> int:

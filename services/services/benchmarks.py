@@ -104,6 +104,7 @@ def main(args) -> int:
             else:
                 bench_pipeline.print_pipeline(bench_pipeline.run_pipeline(
                     size, **servers, keep_logs=getattr(args, "keep_logs", False),
+                    profile_dir=getattr(args, "profile", None), replicas=_replicas(getattr(args, "replicas", None)),
                     settle_timeout=7200.0 if getattr(args, "timeout", None) is None else args.timeout))
         elif what == "bus":
             from services import bench_bus
@@ -119,3 +120,14 @@ def main(args) -> int:
         else:
             _service_bench("fiche", size)
     return 0
+
+
+def _replicas(values: list[str] | None) -> dict[str, int]:
+    """`--replicas fiche=2`: how many processes of a worker the pipeline runs."""
+    counts: dict[str, int] = {}
+    for value in values or []:
+        name, _, count = value.partition("=")
+        if not count.isdigit() or int(count) < 1:
+            raise SystemExit(f"--replicas attend service=nombre (ex. fiche=2), pas {value!r}")
+        counts[name] = int(count)
+    return counts

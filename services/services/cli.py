@@ -579,6 +579,11 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--broker-url", default=None,
                        help="bus, relay, pipeline : RabbitMQ à utiliser (amqp://… ; sinon le bus SQLite embarqué)")
     bench.add_argument("--keep-logs", action="store_true", help="pipeline : garde les journaux des workers")
+    bench.add_argument("--replicas", action="append", metavar="SERVICE=N",
+                       help="pipeline : N processus worker pour ce service (ex. fiche=2 ; répétable)")
+    bench.add_argument("--profile", default=None, metavar="DOSSIER",
+                       help="pipeline : chaque worker et l'import tournent sous cProfile, profils écrits dans ce "
+                            "dossier (<service>-worker.prof, import.prof ; plus lents d'autant)")
     bench.add_argument("--timeout", type=float, default=7200.0,
                        help="pipeline : secondes d'attente au plus après l'import (chiffres partiels au-delà)")
     bench.set_defaults(func=cmd_bench)

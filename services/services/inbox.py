@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services import correlation
 from services.db import UnitOfWork, kernel_tables
 from services.events import Event, InvalidEvent
-from services.ordering import dialect_insert, newer_events
+from services.ordering import newer_events, rows_insert
 
 log = logging.getLogger("services.inbox")
 _, INBOX = kernel_tables(sa.MetaData())
@@ -116,15 +116,15 @@ def handle_once(session_factory: sessionmaker, handler: Handler, event: Event) -
 
 
 def _record_many(session: Session, events: list[Event]) -> set[str]:
-    """Insert the events' ids; returns those that were not there yet. One statement: SQLAlchemy sends an
-    executemany with RETURNING as multi-row INSERTs, built from one cached statement (cheaper than building one).
+    """Insert the events' ids; returns those that were not there yet. One statement (services.ordering.rows_insert).
     ON CONFLICT DO NOTHING rather than a savepoint per event: PostgreSQL slows down every session once a
     transaction holds more than 64 subtransactions, and a batch may hold more events than that."""
     rows = list({event.id: {"event_id": event.id, "event_type": event.type} for event in events}.values())
     if not rows:
         return set()
-    statement = dialect_insert(session, INBOX).on_conflict_do_nothing(index_elements=[INBOX.c.event_id])
-    return set(session.execute(statement.returning(INBOX.c.event_id), rows).scalars())
+    statement, parameters = rows_insert(session, INBOX, rows)
+    statement = statement.on_conflict_do_nothing(index_elements=[INBOX.c.event_id])
+    return set(session.execute(statement.returning(INBOX.c.event_id), parameters).scalars())
 
 
 def _refuse_if_too_old(event: Event, now: dt.datetime, retention: dt.timedelta) -> None:

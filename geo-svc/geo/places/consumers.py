@@ -11,7 +11,7 @@ from geo.places.domain import Address, address_changed, locate_in_commune
 from services.catalogue.geo import PLACE_LOCATED, PLACE_NEEDS_REVIEW
 from services.db import UnitOfWork
 from services.events import Event
-from services.ordering import dialect_insert
+from services.ordering import one_of, rows_insert
 
 log = logging.getLogger("geo.places")
 
@@ -29,14 +29,15 @@ def locate_places_of_practice(uow: UnitOfWork, events: list[Event]) -> None:
     known = {row["place_id"]: Address(row["address_line"] or "", row["postcode"] or "", row["commune_insee"] or "")
              for row in session.execute(sa.select(places.c.place_id, places.c.address_line, places.c.postcode,
                                                   places.c.commune_insee)
-                                        .where(places.c.place_id.in_(latest))).mappings()}
+                                        .where(one_of(session, places.c.place_id, list(latest)))).mappings()}
     changed = {place_id: address for place_id, address in latest.items()
                if address_changed(known.get(place_id), address)}
     if not changed:
         return
     found = {row["insee_code"]: row for row in session.execute(
         sa.select(communes.c.insee_code, communes.c.name, communes.c.latitude, communes.c.longitude)
-        .where(communes.c.insee_code.in_({address.commune_insee for address in changed.values()}))).mappings()}
+        .where(one_of(session, communes.c.insee_code,
+                      sorted({address.commune_insee for address in changed.values()})))).mappings()}
     now = dt.datetime.now(dt.timezone.utc)
     rows = []
     for place_id, address in changed.items():
@@ -58,10 +59,10 @@ def locate_places_of_practice(uow: UnitOfWork, events: list[Event]) -> None:
                 "place_id": place_id, "commune_insee": address.commune_insee, "commune_name": commune["name"],
                 "postcode": address.postcode, "latitude": location.latitude, "longitude": location.longitude,
                 "precision": location.precision, "score": location.score}))
-    insert = dialect_insert(session, places)
+    insert, parameters = rows_insert(session, places, rows)
     session.execute(insert.on_conflict_do_update(
         index_elements=[places.c.place_id],
-        set_={name: insert.excluded[name] for name in rows[0] if name != "place_id"}), rows)
+        set_={name: insert.excluded[name] for name in rows[0] if name != "place_id"}), parameters)
 
 
 def locate_place_of_practice(uow: UnitOfWork, event: Event) -> None:

@@ -18,7 +18,7 @@ from identity.holders.domain import display_name
 from services.catalogue import agrement as agrement_events
 from services.db import UnitOfWork
 from services.events import Event
-from services.ordering import dialect_insert
+from services.ordering import one_of, rows_insert
 
 log = logging.getLogger("identity.holders")
 
@@ -55,20 +55,20 @@ def project_agrement_holders(uow: UnitOfWork, events: list[Event]) -> None:
         newest[values["pmi_number"]] = values
     session = uow.session
     known = dict(session.execute(sa.select(agrement_holders.c.pmi_number, agrement_holders.c.source_occurred_at)
-                                 .where(agrement_holders.c.pmi_number.in_(newest))).all())
+                                 .where(one_of(session, agrement_holders.c.pmi_number, list(newest)))).all())
     rows = [values for number, values in newest.items()
             if known.get(number) is None or known[number] <= values["source_occurred_at"]]
     if len(rows) < len(newest):
         log.info("older agrément events ignored", extra={"events": len(newest) - len(rows)})
     if not rows:
         return
-    insert = dialect_insert(session, agrement_holders)
+    insert, parameters = rows_insert(session, agrement_holders, rows)
     session.execute(insert.on_conflict_do_update(
         index_elements=[agrement_holders.c.pmi_number],
-        set_={name: insert.excluded[name] for name in rows[0] if name != "pmi_number"}), rows)
+        set_={name: insert.excluded[name] for name in rows[0] if name != "pmi_number"}), parameters)
     # Accounts exist for few of them (those who activated): rename only those.
-    with_account = session.execute(sa.select(accounts.c.pmi_number)
-                                   .where(accounts.c.pmi_number.in_([row["pmi_number"] for row in rows]))).scalars()
+    with_account = session.execute(sa.select(accounts.c.pmi_number).where(
+        one_of(session, accounts.c.pmi_number, [row["pmi_number"] for row in rows]))).scalars().all()
     for number in with_account:
         values = newest[number]
         session.execute(accounts.update().where(accounts.c.pmi_number == number)
