@@ -4,7 +4,7 @@ from __future__ import annotations
 from geo.bootstrap import bootstrap
 from geo.communes.cli import load_reference_command
 from geo.communes.commands import load_reference_for
-from geo.places.consumers import locate_places_of_practice
+from geo.places.consumers import LOCATE_WITH_CONTAINER
 from geo.settings import Settings, load_settings
 from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED
 from services.catalogue.geo import PLACE_LOCATED, PLACE_NEEDS_REVIEW
@@ -18,7 +18,7 @@ def _blueprints():
 
 
 # One Batch for both types, so a batch's agrément events come in one call, in their order.
-_PLACES = Batch(locate_places_of_practice)
+_PLACES = Batch(LOCATE_WITH_CONTAINER)
 
 MANIFEST = ServiceManifest(
     name="geo",
