@@ -216,7 +216,8 @@ _NUMBER = re.compile(r"^\s*(\d{1,5})\s*(bis|ter|quater|[a-h])?\b[\s,]*(.*)$", re
 
 def street_key(name: str) -> str:
     """A street name folded for matching: accents, case, punctuation and abbreviations ignored."""
-    return " ".join(_ABBREVIATIONS.get(word, word) for word in fold(name).split())
+    words = re.sub(r"[^a-z0-9]+", " ", fold(name)).split()
+    return " ".join(_ABBREVIATIONS.get(word, word) for word in words)
 
 
 def split_address(line: str) -> tuple[str, str, str]:
