@@ -160,3 +160,29 @@ def test_an_extract_without_the_ban_columns_is_refused():
     from geo.addresses.commands import InvalidExtract
     with pytest.raises(InvalidExtract):
         list(parse_rows(io.StringIO("a;b;c\n1;2;3\n")))
+
+
+@pytest.mark.parametrize("batch_min,paths", [(0, ["/search/", "/search/"]), (2, ["/search/csv/"])])
+def test_the_worker_wiring_geocodes_through_the_ban_one_call_a_place_or_one_csv_a_batch(tmp_path, batch_min, paths):
+    """What the worker runs: the manifest's batch handler, built from the container (GEO_GEOCODER=ban)."""
+    from geo.bootstrap import bootstrap
+    from geo.service import MANIFEST
+    from services.inbox import handle_batch
+
+    fake = from_extract_rows(list(read_extract(SAMPLE)))
+    server, url = fake.serve()
+    try:
+        container = bootstrap(Settings(database_url=f"sqlite:///{tmp_path / 'w.sqlite3'}",
+                                       broker_url=f"sqlitebus:///{tmp_path / 'bus.sqlite3'}", geocoder="ban",
+                                       ban_url=url, ban_batch_min=batch_min, public_pin="address"))
+        metadata.create_all(container.engine)
+        load_reference(container.session_factory, ["28"])
+        events = [dataclasses.replace(event, sequence=n) for n, event in enumerate(
+            [granted(), granted("280002", "3 bis rue Noël Ballay")], start=1)]
+        assert handle_batch(container.session_factory, MANIFEST.subscriptions(container), events) == 2
+        assert fake.behaviour.requests == paths
+        located = {e["subject"]: e["data"] for e in emitted(container.session_factory)}
+        assert located["280001"]["source"] == "ban" and located["280001"]["precision"] == "housenumber"
+        assert located["280002"]["source"] == "ban"
+    finally:
+        server.shutdown()
