@@ -25,11 +25,17 @@ import requests
 import sqlalchemy as sa
 
 from geo.adapters.orm import addresses, communes
-from geo.geocoding.domain import (MUNICIPALITY_SCORE, TYPES, AddressQuery, GeocodeResult, GeocoderUnavailable,
-                                  distance_m)
+from geo.geocoding.domain import MUNICIPALITY_SCORE, TYPES, AddressQuery, GeocodeResult, distance_m
+from services.failures import InfrastructureError
 from services.text import fold
 
 log = logging.getLogger("geo.geocoders")
+
+
+class GeocoderUnavailable(InfrastructureError):
+    """The geocoder could not answer after its retries (down, slow, rate-limiting). An infrastructure failure for
+    the kernel (services.failures): the consumer pauses and retries the event without limit, never dead-letters it,
+    and the place keeps its previous pin meanwhile."""
 
 
 class RateLimiter:

@@ -16,7 +16,7 @@ import math
 from flask import Blueprint, current_app, g, jsonify, request
 
 from geo.corrections import commands, queries
-from geo.geocoding.domain import GeocoderUnavailable
+from geo.adapters.geocoders import GeocoderUnavailable
 from services.auth import require_token
 from services.web import ApiError
 

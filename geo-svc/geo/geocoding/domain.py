@@ -34,11 +34,6 @@ class GeocodeResult:
     source: str = ""     # "ban", "addresses", "communes": which adapter answered
 
 
-class GeocoderUnavailable(Exception):
-    """The geocoder could not answer after its retries (down, slow, rate-limiting): the caller retries later and
-    keeps the previous pin meanwhile."""
-
-
 class Geocoder(Protocol):
     name: str
 

@@ -5,7 +5,8 @@ import pytest
 from geo.adapters.fake_ban import from_extract_rows
 from geo.adapters.geocoders import BanGeocoder
 from geo.addresses.commands import SAMPLE, read_extract
-from geo.geocoding.domain import AddressQuery, GeocoderUnavailable
+from geo.adapters.geocoders import GeocoderUnavailable
+from geo.geocoding.domain import AddressQuery
 
 NOEL_BALLAY = AddressQuery("280001", "8 rue Noël Ballay", "28000", "28085")
 

@@ -14,7 +14,8 @@ from geo.adapters.orm import metadata, places
 from geo.addresses.commands import SAMPLE, count_addresses, load_addresses, parse_rows, read_extract
 from geo.communes.commands import load_reference
 from geo.corrections.commands import decide_correction, request_correction
-from geo.geocoding.domain import GeocoderUnavailable, distance_m
+from geo.adapters.geocoders import GeocoderUnavailable
+from geo.geocoding.domain import distance_m
 from geo.places.consumers import locate_places_of_practice
 from geo.settings import Settings
 from services.catalogue.agrement import AGREMENT_GRANTED, AGREMENT_MODIFIED

@@ -1,4 +1,5 @@
-"""Rules on a geocoding result: weak ones to review, the public pin, address matching, the client-side limit."""
+"""Rules on a geocoding result: weak ones to review, the public pin, address matching, the client-side limit, and
+how an unavailable geocoder counts for the kernel."""
 import pytest
 
 from geo.adapters.geocoders import RateLimiter, split_address, street_key
@@ -60,3 +61,9 @@ def test_the_rate_limiter_spaces_calls_at_the_rate():
     for _ in range(101):
         limiter.wait()
     assert now[0] == pytest.approx(2.0)   # 101 calls at 50/s: the last one 2 s after the first
+
+
+def test_an_unavailable_geocoder_is_an_infrastructure_failure_retried_without_limit():
+    from geo.adapters.geocoders import GeocoderUnavailable
+    from services.failures import is_infrastructure_error
+    assert is_infrastructure_error(GeocoderUnavailable("/search/: HTTP 503"))
