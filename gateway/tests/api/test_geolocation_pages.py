@@ -18,7 +18,9 @@ CORRECTION = {"correction_id": "c0ffee00-0000-4000-8000-000000000001", "place_id
               "status": "pending", "previous_latitude": 48.4451, "previous_longitude": 1.4850,
               "requested_at": "2026-12-01T04:50:00+00:00", "decided_at": None, "decision_reason": None,
               "place": PLACE, "distance_from_current_m": 152, "distance_from_commune_m": 380,
-              "tile_url": "/tuiles/{z}/{x}/{y}.png"}
+              "tile_url": "/tuiles/{z}/{x}/{y}.png",
+              "proposal_address": {"label": "6 Rue Noël Ballay 28000 Chartres", "type": "housenumber",
+                                   "source": "ban"}}
 SUPPORT_LOGIN = {"access_token": "staff-access", "expires_in": 900, "refresh_token": "staff-refresh",
                  "account": {"id": "s-1", "role": "pmi_agent", "roles": ["pmi_agent", "support"], "pmi_number": None,
                              "display_name": "Sam Support", "email": "support@cd28.fr"}}
@@ -85,6 +87,7 @@ def test_support_reviews_and_accepts(client, downstream, csrf):
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "<svg" in html and 'data-marker="proposal"' in html
     assert "48.44630, 1.48390" in html and "152 m" in html and '/tuiles/' in html
+    assert "6 Rue Noël Ballay 28000 Chartres" in html
     downstream.add(responses.POST, f"{GEO}/api/corrections/{CORRECTION['correction_id']}/decision",
                    json={"correction_id": CORRECTION["correction_id"], "status": "accepted"})
     token = csrf(path)

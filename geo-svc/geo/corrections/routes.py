@@ -103,6 +103,12 @@ def get_correction(correction_id: str):
     if found is None:
         raise ApiError(404, "correction_not_found", "Demande de correction inconnue.")
     found["tile_url"] = _container().settings.tile_url or None
+    # What the geocoder knows at the proposed point, to help support judge it; the page works without it.
+    try:
+        near = _container().geocoder.reverse(found["latitude"], found["longitude"])
+    except GeocoderUnavailable:
+        near = None
+    found["proposal_address"] = {"label": near.label, "type": near.type, "source": near.source} if near else None
     return jsonify(found)
 
 

@@ -62,6 +62,9 @@ def test_from_request_to_acceptance(client, key):
     one = client.get(f"/api/corrections/{pending['correction_id']}", headers=support).get_json()
     assert one["place"]["latitude"] is not None and 0 < one["distance_from_current_m"] < 500
     assert one["tile_url"].startswith("http://127.0.0.1")
+    # The nearest address point of the loaded extract, for support to judge the proposal.
+    assert one["proposal_address"] == {"label": "1 Avenue Jehan de Beauce 28000 Chartres", "type": "housenumber",
+                                       "source": "addresses"}
     decided = client.post(f"/api/corrections/{pending['correction_id']}/decision", json={"decision": "accept"},
                           headers=support)
     assert decided.get_json() == {"correction_id": pending["correction_id"], "status": "accepted"}
