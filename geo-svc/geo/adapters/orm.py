@@ -68,6 +68,7 @@ corrections = sa.Table(
     sa.Column("longitude", sa.Float, nullable=False),
     sa.Column("zoom", sa.Float),
     sa.Column("comment", sa.String(500)),
+    sa.Column("address_key", sa.String(320)),   # the place's address when she asked (geo.places.domain)
     sa.Column("status", sa.String(10), nullable=False, index=True),   # pending | accepted | refused
     sa.Column("previous_latitude", sa.Float),
     sa.Column("previous_longitude", sa.Float),

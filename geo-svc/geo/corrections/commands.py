@@ -55,6 +55,8 @@ def request_correction(session_factory, settings, place_id: str, account_id: str
         row = {"correction_id": str(uuid.uuid4()), "place_id": place_id, "account_id": account_id,
                "link": link.strip()[:2000], "latitude": point.latitude, "longitude": point.longitude,
                "zoom": point.zoom, "comment": (comment or "").strip() or None, "status": "pending",
+               "address_key": address_key(Address(place["address_line"] or "", place["postcode"] or "",
+                                                  place["commune_insee"] or "")),
                "previous_latitude": place["latitude"], "previous_longitude": place["longitude"],
                "requested_at": now}
         session.execute(corrections.insert().values(**row))
@@ -90,12 +92,17 @@ def decide_correction(session_factory, settings, correction_id: str, staff_id: s
         place = session.execute(sa.select(places).where(places.c.place_id == correction["place_id"])
                                 .with_for_update()).mappings().first()
         commune = _commune(session, place["commune_insee"] or "")
+        address = Address(place["address_line"] or "", place["postcode"] or "", place["commune_insee"] or "")
+        if decision == "accept" and correction["address_key"] != address_key(address):
+            # She moved since she asked: the point was meant for the old address.
+            raise CorrectionRefused(409, "address_changed", "L'adresse du lieu d'accueil a changé depuis la "
+                                    "demande : refusez-la, l'assistant·e maternel·le pourra en faire une nouvelle.",
+                                    "decision")
         now = dt.datetime.now(dt.timezone.utc)
         status = "accepted" if decision == "accept" else "refused"
         session.execute(corrections.update().where(corrections.c.correction_id == correction_id).values(
             status=status, decided_at=now, decided_by=staff_id, decision_reason=reason or None))
         if status == "accepted":
-            address = Address(place["address_line"] or "", place["postcode"] or "", place["commune_insee"] or "")
             lat, lon = correction["latitude"], correction["longitude"]
             pub = public_pin(lat, lon, settings.public_pin, settings.blur_metres)
             session.execute(places.update().where(places.c.place_id == place["place_id"]).values(

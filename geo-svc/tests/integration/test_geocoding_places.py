@@ -187,3 +187,17 @@ def test_the_worker_wiring_geocodes_through_the_ban_one_call_a_place_or_one_csv_
         assert located["280002"]["source"] == "ban"
     finally:
         server.shutdown()
+
+
+def test_a_request_made_before_she_moved_cannot_be_accepted_for_the_new_address(factory):
+    from geo.corrections.commands import CorrectionRefused
+    config = settings()
+    geocoder = AddressTableGeocoder(factory)
+    run(factory, geocoder, [granted()], config)
+    correction = request_correction(factory, config, "280001", "acc-1", LINK)
+    run(factory, geocoder, [granted(line="5 place des Épars", spec=AGREMENT_MODIFIED)], config)
+    with pytest.raises(CorrectionRefused) as refused:
+        decide_correction(factory, config, correction["correction_id"], "staff-1", "accept")
+    assert (refused.value.status, refused.value.code) == (409, "address_changed")
+    assert place(factory)["source"] == "addresses"
+    decide_correction(factory, config, correction["correction_id"], "staff-1", "refuse", "Vous avez déménagé")

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("longitude", sa.Float, nullable=False),
         sa.Column("zoom", sa.Float),
         sa.Column("comment", sa.String(500)),
+        sa.Column("address_key", sa.String(320)),
         sa.Column("status", sa.String(10), nullable=False),
         sa.Column("previous_latitude", sa.Float),
         sa.Column("previous_longitude", sa.Float),
