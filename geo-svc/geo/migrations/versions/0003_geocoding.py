@@ -1,4 +1,4 @@
-"""geocoding results kept on places, the BAN address table, correction requests
+"""geocoding results kept on places, the BAN address table, correction requests, mairie contacts
 
 Revision ID: 0003
 Revises: 0002
@@ -17,7 +17,14 @@ _PLACE_COLUMNS = (("label", sa.String(300)), ("source", sa.String(20)), ("review
                   ("corrected_address", sa.String(320)), ("pmi_number", sa.String(6)))
 
 
+_COMMUNE_COLUMNS = (("mairie_email", sa.String(200)), ("mairie_phone", sa.String(40)),
+                    ("mairie_address", sa.String(400)))
+
+
 def upgrade() -> None:
+    with op.batch_alter_table("communes") as batch:
+        for name, kind in _COMMUNE_COLUMNS:
+            batch.add_column(sa.Column(name, kind))
     with op.batch_alter_table("places") as batch:
         for name, kind in _PLACE_COLUMNS:
             batch.add_column(sa.Column(name, kind))
@@ -63,4 +70,7 @@ def downgrade() -> None:
     op.drop_table("addresses")
     with op.batch_alter_table("places") as batch:
         for name, _ in reversed(_PLACE_COLUMNS):
+            batch.drop_column(name)
+    with op.batch_alter_table("communes") as batch:
+        for name, _ in reversed(_COMMUNE_COLUMNS):
             batch.drop_column(name)
