@@ -117,6 +117,30 @@ class GeoClient(ServiceClient):
         return self.downstream.json("GET", "/api/communes",
                                     params={"q": q, "departement": departement, "limit": limit})
 
+    # Geolocation (issue 9): the assmat's correction requests, support's review.
+    def my_geolocation(self, token: str) -> dict:
+        return self.downstream.json("GET", "/api/geolocation/me", token=token)
+
+    def request_correction(self, token: str, link: str, comment: str) -> dict:
+        return self.downstream.json("POST", "/api/geolocation/me/corrections", token=token,
+                                    json={"link": link, "comment": comment})
+
+    def corrections(self, token: str, status: str = "pending") -> dict:
+        return self.downstream.json("GET", "/api/corrections", token=token, params={"status": status})
+
+    def correction(self, token: str, correction_id: str) -> dict:
+        return self.downstream.json("GET", f"/api/corrections/{_segment(correction_id)}", token=token)
+
+    def decide_correction(self, token: str, correction_id: str, decision: str, reason: str) -> dict:
+        return self.downstream.json("POST", f"/api/corrections/{_segment(correction_id)}/decision", token=token,
+                                    json={"decision": decision, "reason": reason})
+
+    def review_places(self, token: str) -> dict:
+        return self.downstream.json("GET", "/api/review/places", token=token)
+
+    def confirm_place(self, token: str, place_id: str) -> dict:
+        return self.downstream.json("POST", f"/api/review/places/{_segment(place_id)}/confirm", token=token)
+
 
 class FicheClient(ServiceClient):
     def search(self, *, commune: str | None = None, q: str | None = None, page: int | str | None = None,

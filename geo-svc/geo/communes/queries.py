@@ -11,7 +11,8 @@ from services.validators import is_digits
 
 def _commune_json(row) -> dict:
     return {"insee_code": row["insee_code"], "name": row["name"], "departement_code": row["departement_code"],
-            "postcodes": row["postcodes"].split(), "latitude": row["latitude"], "longitude": row["longitude"]}
+            "postcodes": row["postcodes"].split(), "latitude": row["latitude"], "longitude": row["longitude"],
+            "mairie": {"email": row["mairie_email"], "phone": row["mairie_phone"], "address": row["mairie_address"]}}
 
 
 def search_communes(session: Session, query: str, departement: str | None, limit: int) -> list[dict]:

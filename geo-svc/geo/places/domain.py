@@ -1,16 +1,14 @@
-"""Locating a place of practice.
+"""Locating a place of practice: which address changed, and the key an accepted correction is kept under.
 
-For now a place is located at the level of its commune (the mairie's point from the communes reference): the
-Base Adresse Nationale geocoder comes in its own issue. A commune-level result is kept with its precision
-("municipality") so that later, finer results replace it and weak ones can be sent to review.
+The geocoding itself is behind `geo.geocoding.domain.Geocoder`; the rules on its result (weak or not, the public
+pin) are in `geo.geocoding.domain`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from geo.geocoding.domain import MUNICIPALITY_SCORE  # noqa: F401  (kept where earlier code imported it)
 from services.text import fold
-
-MUNICIPALITY_SCORE = 0.3  # a commune centre is far from the door: low confidence, but shown on the map
 
 
 @dataclass(frozen=True)
@@ -34,6 +32,11 @@ def locate_in_commune(commune_latitude: float | None, commune_longitude: float |
     return Location(commune_latitude, commune_longitude, "municipality", MUNICIPALITY_SCORE)
 
 
+def address_key(address: Address) -> str:
+    """The address as a correction is remembered: accepted coordinates win over later geocoding of this address,
+    and only this one (she moves: the new address is geocoded afresh)."""
+    return f"{fold(address.address_line)}|{address.postcode}|{address.commune_insee}"[:320]
+
+
 def address_changed(previous: Address | None, current: Address) -> bool:
-    return previous is None or (fold(previous.address_line), previous.postcode, previous.commune_insee) != (
-        fold(current.address_line), current.postcode, current.commune_insee)
+    return previous is None or address_key(previous) != address_key(current)

@@ -42,5 +42,7 @@ def test_bad_queries_are_400_with_a_code(client, query, code):
 
 def test_one_commune_and_unknown_ones(client):
     assert client.get("/api/communes/28085").get_json()["postcodes"] == ["28000"]
+    assert client.get("/api/communes/28085").get_json()["mairie"] == {
+        "email": "contact@ville-chartres.fr", "phone": "02 37 23 40 00", "address": "1 place des Halles\n28000 Chartres"}
     assert client.get("/api/communes/99999").status_code == 404
     assert client.get("/api/places/280001").get_json()["error"]["code"] == "place_not_found"

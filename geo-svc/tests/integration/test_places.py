@@ -87,3 +87,13 @@ def test_a_batch_locates_each_place_once_at_its_last_address(session_factory):
     assert rows["280002"].needs_review  # Paris is not in the reference loaded for département 28
     assert [(e["type"], e["subject"]) for e in emitted(session_factory)] == [
         ("place.located", "280001"), ("place.needs_review", "280002")]
+
+
+def test_communes_loaded_before_the_mairie_contacts_get_them_on_the_next_load(session_factory):
+    from geo.adapters.orm import communes
+    with session_factory() as session, session.begin():
+        session.execute(communes.update().values(mairie_email=None, mairie_phone=None, mairie_address=None))
+    assert load_reference(session_factory, ["28"]) == 0
+    with session_factory() as session:
+        phone = session.execute(sa.select(communes.c.mairie_phone).where(communes.c.insee_code == "28085")).scalar()
+    assert phone == "02 37 23 40 00"
