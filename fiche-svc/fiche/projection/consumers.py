@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from fiche.adapters.orm import communes, fiches, places
 from fiche.projection import queries
 from fiche.projection.domain.agrement import AgrementState, agrement_state, pmi_number
-from fiche.projection.domain.publication import (KIND_ASSMAT, commune_point, public_fiche, publishable,
+from fiche.projection.domain.publication import (KIND_ASSMAT, shown_point, public_fiche, publishable,
                                                  status_reason, today, unpublished_reason, withdrawal_status)
 from services.text import commune_key, fold
 from services.catalogue import agrement as agrement_events
@@ -159,7 +159,8 @@ def _coordinate(data: dict[str, Any], name: str) -> float | None:
 
 
 def record_location(uow: UnitOfWork, event: Event) -> None:
-    """place.located: where a place of practice is; only the commune's point is kept (see commune_point)."""
+    """place.located: where a place of practice is; the point kept is the one geo-svc says may be shown (see
+    shown_point)."""
     place_id, data = event.subject, event.data
     if not _PLACE_ID.match(place_id or ""):
         raise InvalidEvent(f"place subject {place_id!r} is not a place id")
@@ -174,9 +175,10 @@ def record_location(uow: UnitOfWork, event: Event) -> None:
         log.info("older place event ignored", extra={"event_id": event.id})
         return
     reference = get_commune(insee_code)
-    latitude, longitude = commune_point(data.get("precision"), _coordinate(data, "latitude"),
-                                        _coordinate(data, "longitude"), reference and reference.latitude,
-                                        reference and reference.longitude)
+    latitude, longitude = shown_point(_coordinate(data, "public_latitude"), _coordinate(data, "public_longitude"),
+                                      data.get("precision"), _coordinate(data, "latitude"),
+                                      _coordinate(data, "longitude"), reference and reference.latitude,
+                                      reference and reference.longitude)
     # Locked like the agrément handlers lock them, so that each side's before/after comparison sees the other's
     # change either wholly or not at all.
     fiche_ids = session.execute(sa.select(fiches.c.fiche_id).where(fiches.c.place_id == place_id)
@@ -349,9 +351,10 @@ class _BatchState:
             log.info("older place event ignored", extra={"event_id": event.id})
             return
         reference = get_commune(insee_code)
-        latitude, longitude = commune_point(data.get("precision"), _coordinate(data, "latitude"),
-                                            _coordinate(data, "longitude"), reference and reference.latitude,
-                                            reference and reference.longitude)
+        latitude, longitude = shown_point(_coordinate(data, "public_latitude"),
+                                          _coordinate(data, "public_longitude"), data.get("precision"),
+                                          _coordinate(data, "latitude"), _coordinate(data, "longitude"),
+                                          reference and reference.latitude, reference and reference.longitude)
         fiche_ids = list(self.by_place.get(place_id, ()))
         before = {fiche_id: self.snapshot(fiche_id) for fiche_id in fiche_ids}
         self.places[place_id] = {"place_id": place_id, "commune_insee": insee_code, "latitude": latitude,

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from fiche.projection.domain.agrement import agrement_state, pmi_number
-from fiche.projection.domain.publication import (commune_point, public_contact, public_fiche, public_location,
+from fiche.projection.domain.publication import (commune_point, shown_point, public_contact, public_fiche, public_location,
                                                  publishable, unpublished_reason, withdrawal_status)
 from services.events import InvalidEvent
 
@@ -176,3 +176,11 @@ def test_a_pmi_number_keeps_its_leading_zeros():
 
 def test_corsican_insee_codes_are_accepted(make):
     assert agrement_state(make.agrement_data(commune_insee="2A004", postcode="20000")).commune_insee == "2A004"
+
+
+def test_the_pin_shown_is_geo_svcs_public_point_when_it_sends_one():
+    # geo-svc blurred the home to its grid (or, by the département's choice, sends the address): that is shown.
+    assert shown_point(48.4470, 1.4800, "housenumber", 48.4461, 1.4792, 48.4435, 1.4882) == (48.4470, 1.4800)
+    # An event from before geo-svc sent public points: the commune's point, as before.
+    assert shown_point(None, None, "housenumber", 48.4461, 1.4792, 48.4435, 1.4882) == (48.4435, 1.4882)
+    assert shown_point(48.4470, None, "housenumber", 48.4461, 1.4792, 48.4435, 1.4882) == (48.4435, 1.4882)

@@ -121,6 +121,17 @@ def public_fiche(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def shown_point(public_latitude: float | None, public_longitude: float | None, precision: str,
+                latitude: float | None, longitude: float | None, commune_latitude: float | None,
+                commune_longitude: float | None) -> tuple[float | None, float | None]:
+    """The point a fiche shows. geo-svc decides how precise the public pin may be (the address, or a point blurred
+    to a few hundred metres, by the département's setting) and sends it as `public_*`; an event without them (sent
+    before geo-svc knew of it) keeps the commune's point."""
+    if public_latitude is not None and public_longitude is not None:
+        return public_latitude, public_longitude
+    return commune_point(precision, latitude, longitude, commune_latitude, commune_longitude)
+
+
 def commune_point(precision: str, latitude: float | None, longitude: float | None,
                   commune_latitude: float | None, commune_longitude: float | None) -> tuple[float | None, float | None]:
     """The coordinates this service may keep for a located place: the geocoder's own when they are only the
