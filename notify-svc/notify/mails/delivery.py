@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
 import threading
 import uuid
 from typing import Callable
@@ -108,7 +109,8 @@ class Sender:
     def claim(self) -> Claimed | None:
         """The next mail due whose domain's pace allows it, now `sending` under a fresh token; None if none."""
         now = now_utc()
-        token = uuid.uuid4().hex
+        # The process id first: the log says which worker holds a mail (tests kill that one); the rest is random.
+        token = f"{os.getpid():x}-{uuid.uuid4().hex}"[:32]
         due = sa.or_(sa.and_(mails.c.status == "queued", mails.c.next_attempt_at <= now),
                      sa.and_(mails.c.status.in_(("sending", "committing")), mails.c.claimed_until < now))
         with UnitOfWork(self.session_factory) as uow:
