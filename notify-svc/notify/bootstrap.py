@@ -40,7 +40,7 @@ class Container(ServiceContainer):
                       parse_delays(settings.send_retry_delays_seconds),
                       lease=dt.timedelta(seconds=settings.claim_lease_seconds),
                       pace=parse_pace(settings.domain_pace), signer=load_signer(settings),
-                      poll_seconds=settings.poll_seconds)
+                      poll_seconds=settings.poll_seconds, batch=max(1, settings.claim_batch))
 
 
 def bootstrap(settings: Settings) -> Container:

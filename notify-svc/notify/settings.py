@@ -16,6 +16,7 @@ class Settings(BaseSettings):
                                                   "connection lost); after the last one the mail is failed")
     claim_lease_seconds: float = setting(120.0, help="a worker's hold on a mail it is sending; past it (the worker "
                                                      "died) another worker takes the mail over")
+    claim_batch: int = setting(10, help="mails a sender claims at once (one transaction), then sends one by one")
     poll_seconds: float = setting(0.5, help="how often an idle sender looks for mail to send")
     senders: int = setting(1, help="sending threads per worker process")
     domain_pace: str = setting("orange.fr=20,wanadoo.fr=20,free.fr=20,sfr.fr=30,neuf.fr=30,laposte.net=30",
