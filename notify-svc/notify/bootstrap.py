@@ -39,7 +39,9 @@ class Container(ServiceContainer):
         return Sender(self.session_factory, self.transport, self.sender.addr_spec,
                       parse_delays(settings.send_retry_delays_seconds),
                       lease=dt.timedelta(seconds=settings.claim_lease_seconds),
-                      pace=parse_pace(settings.domain_pace), signer=load_signer(settings),
+                      # The sink is no provider's server: nothing to pace there.
+                      pace={} if isinstance(self.transport, SinkTransport) else parse_pace(settings.domain_pace),
+                      signer=load_signer(settings),
                       poll_seconds=settings.poll_seconds, batch=max(1, settings.claim_batch))
 
 

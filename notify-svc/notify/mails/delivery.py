@@ -248,17 +248,29 @@ class Sender:
         mail = self.claim()
         return None if mail is None else self.deliver(mail)
 
-    def run_batch(self) -> int:
-        """Claim up to `batch` mails, send them one after the other; how many were claimed."""
+    def run_batch(self, stop: threading.Event | None = None) -> int:
+        """Claim up to `batch` mails, send them one after the other; how many were claimed. Asked to stop, the
+        mails not started yet are handed back at once rather than at the end of their lease."""
         claimed = self.claim_many(self.batch)
-        for mail in claimed:
+        for position, mail in enumerate(claimed):
+            if stop is not None and stop.is_set():
+                self.release(claimed[position:])
+                break
             self.deliver(mail)
         return len(claimed)
+
+    def release(self, claimed: list[Claimed]) -> None:
+        with UnitOfWork(self.session_factory) as uow:
+            for mail in claimed:
+                uow.session.execute(mails.update().where(
+                    mails.c.id == mail.id, mails.c.claim_token == mail.token, mails.c.status == "sending")
+                    .values(status="queued", claim_token=None, claimed_until=None))
+            uow.commit()
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                if not self.run_batch():
+                if not self.run_batch(stop):
                     stop.wait(self.poll_seconds)
             except Exception:
                 # The database is down, most likely: the row stays claimed until its lease ends, then is retried.

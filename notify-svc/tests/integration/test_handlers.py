@@ -278,3 +278,20 @@ def test_the_stored_message_is_a_proper_rfc5322_mail(container, confirmation_eve
     assert message["Message-ID"] == row["message_id"] and message["Date"].datetime.tzinfo is not None
     assert all(part["Content-Transfer-Encoding"] == "quoted-printable" for part in message.iter_parts())
     assert max(len(line) for line in row["payload"].split(b"\r\n")) <= 998
+
+
+def test_a_stopping_sender_hands_back_the_mails_it_claimed_but_did_not_start(container, confirmation_event):
+    import threading
+    for address in ("a@example.org", "b@example.org", "c@example.org"):
+        handle_once(container.session_factory, _handler(container), confirmation_event(email=address))
+    stop = threading.Event()
+
+    class StopsAfterOne:
+        def deliver(self, data, envelope_from, envelope_to, ready=lambda: None):
+            container.transport.deliver(data, envelope_from, envelope_to, ready)
+            stop.set()  # SIGTERM arrives while the first mail is being sent
+
+    assert _sender(container, StopsAfterOne(), batch=3).run_batch(stop) == 3
+    assert sorted(row["status"] for row in _mails(container)) == ["queued", "queued", "sent"]
+    assert all(row["claim_token"] is None for row in _mails(container))
+    assert _sender(container).drain() == 2 and len(list(container.transport.messages())) == 3
