@@ -180,6 +180,8 @@ class Sender:
     # -- sending ---------------------------------------------------------------------------------------------------
     def deliver(self, mail: Claimed) -> str:
         """Send one claimed mail; returns its new status (or "abandoned")."""
+        if not mail.payload:  # never written by this code; a row edited by hand, say: fail it, do not loop
+            return self._finish(mail, "failed", error=PermanentFailure("no message to send (payload empty)"))
         data = self.signer.sign(mail.payload) if self.signer else mail.payload
 
         def ready() -> None:

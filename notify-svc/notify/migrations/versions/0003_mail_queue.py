@@ -16,6 +16,10 @@ _OLD = "status IN ('queued', 'sent', 'failed')"
 
 
 def upgrade() -> None:
+    # Before this revision a `queued` row was a send that failed, waiting for the bus to redeliver its event (the
+    # inbox did not keep it). It has no message to send: remove it, so that the redelivery queues the mail anew
+    # instead of finding its cause already there.
+    op.execute("DELETE FROM mails WHERE status = 'queued'")
     # batch mode: SQLite rebuilds the table to change its check constraint.
     with op.batch_alter_table("mails", recreate="auto") as batch:
         batch.drop_constraint("ck_mails_status", type_="check")
