@@ -113,8 +113,8 @@ class SmtpTransport:
             client.send(data)
             try:
                 ready()
-            except Abandoned:
-                client.close()  # no final ".": the server drops what it received
+            except BaseException:  # Abandoned, or the database failing: no final ".", the server drops the mail
+                client.close()
                 raise
             dot_sent = True
             client.send(b".\r\n")
