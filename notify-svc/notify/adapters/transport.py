@@ -12,6 +12,7 @@ import datetime as dt
 import email
 import ipaddress
 import re
+import select
 import smtplib
 import socket
 import ssl
@@ -116,6 +117,9 @@ class SmtpTransport:
             except BaseException:  # Abandoned, or the database failing: no final ".", the server drops the mail
                 client.close()
                 raise
+            if self._peer_gone(client):
+                # The server hung up (or spoke, which it must not do mid-DATA) before our dot: it holds nothing.
+                raise smtplib.SMTPServerDisconnected("connection closed by the server before the end of DATA")
             dot_sent = True
             client.send(b".\r\n")
             self._expect(client.getreply(), (250,), "end of DATA")
@@ -138,6 +142,19 @@ class SmtpTransport:
 
     def send(self, message: EmailMessage) -> None:
         self.deliver(message.as_bytes(policy=policy.SMTP), *envelope(message))
+
+    @staticmethod
+    def _peer_gone(client: smtplib.SMTP) -> bool:
+        """True when the server already closed the connection, or spoke (a reply mid-DATA ends the transaction),
+        before our final dot. Plain TCP only: on TLS, records such as TLS 1.3 session tickets make the socket
+        readable without the server having said anything, so there the dot goes and the answer tells."""
+        sock = client.sock
+        if sock is None:
+            return True
+        if isinstance(sock, ssl.SSLSocket):
+            return False
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable)
 
     @staticmethod
     def _expect(reply: tuple[int, bytes], accepted: tuple[int, ...], step: str) -> None:

@@ -7,6 +7,7 @@ import email
 import ipaddress
 import socket
 import ssl
+import threading
 from email import policy
 
 import dkim
@@ -132,13 +133,12 @@ def test_a_server_that_is_down_is_a_temporary_failure(container, confirmation_ev
 
 
 def test_a_connection_lost_before_the_final_dot_is_retried(container, confirmation_event):
-    # A server that greets, takes the envelope and the data, and hangs up before the final dot is acknowledged
-    # (before it is even sent: it closes as soon as DATA starts).
+    # A server that greets, takes the envelope, says 354, then hangs up without reading the message.
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
     port = listener.getsockname()[1]
-    import threading
+    hung_up = threading.Event()
 
     def serve():
         connection, _ = listener.accept()
@@ -147,19 +147,30 @@ def test_a_connection_lost_before_the_final_dot_is_retried(container, confirmati
         for reply in (b"250 hi\r\n", b"250 ok\r\n", b"250 ok\r\n", b"354 go\r\n"):
             stream.readline()
             stream.write(reply), stream.flush()
+        connection.shutdown(socket.SHUT_RDWR)
         connection.close()
+        hung_up.set()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     _queue(container, confirmation_event())
-    assert _sender(container, transport_from_url(f"smtp://127.0.0.1:{port}", timeout=2)).run_once() \
-        in ("queued", "unconfirmed")
+    transport = transport_from_url(f"smtp://127.0.0.1:{port}", timeout=2)
+
+    def ready_after_the_hang_up():
+        assert hung_up.wait(5)
+
+    class Waits:
+        def deliver(self, data, envelope_from, envelope_to, ready=lambda: None):
+            def both():
+                ready()
+                ready_after_the_hang_up()
+            transport.deliver(data, envelope_from, envelope_to, both)
+
+    assert _sender(container, Waits()).run_once() == "queued"  # the dot never left: sent again later, safely
     thread.join(timeout=5)
     listener.close()
     row = _row(container)
-    # Closed while we were still writing the data: either we saw it before the dot (retry) or only after (then
-    # unconfirmed, never sent twice); both are recorded with their reason.
-    assert row["status"] in ("queued", "unconfirmed") and row["last_error"]
+    assert row["status"] == "queued" and "closed by the server before the end of DATA" in row["last_error"]
 
 
 def test_a_conversation_abandoned_before_the_dot_leaves_nothing_at_the_server(server, confirmation_event):
