@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from notify.bootstrap import bootstrap
+from notify.mails.commands import deliver_mails, purge_delivery_log
 from notify.mails.consumers import MAILS
 from notify.settings import Settings, load_settings
 from services.catalogue.notify import MAIL_DELIVERED, MAIL_FAILED
@@ -9,8 +10,19 @@ from services.manifest import FromContainer, ServiceManifest
 
 
 def _blueprints():
+    from notify.mails.routes import bp as mails_bp
     from notify.sink.routes import bp
-    return [bp]
+    return [bp, mails_bp]
+
+
+def _mails_command(settings, argv) -> int:
+    from notify.mails.commands import mails_command
+    return mails_command(settings, argv)
+
+
+def _bench(settings, argv) -> int:
+    from notify.mails.commands import bench_command
+    return bench_command(settings, argv)
 
 
 MANIFEST = ServiceManifest(
@@ -24,6 +36,9 @@ MANIFEST = ServiceManifest(
     # Every event that must reach a person is a mail: each one counts, whatever their order.
     reactions={spec: FromContainer(lambda container, type_=spec.type: container.handlers()[type_]) for spec in MAILS},
     publishes=(MAIL_DELIVERED, MAIL_FAILED),
+    commands={"mails": _mails_command, "bench": _bench},
+    # The handlers only queue mail; these threads send it, outside the consumer's transactions.
+    background=(deliver_mails, purge_delivery_log),
     migrations="notify:migrations",
     default_port=8105,
 )

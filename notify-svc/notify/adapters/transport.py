@@ -2,6 +2,7 @@
 
 `NOTIFY_MAIL_URL` picks the transport:
 - `smtp://user:pass@host:port?starttls=1` (port 25 by default; user and password percent-encoded);
+- `smtps://user:pass@host:port`: implicit TLS (port 465 by default);
 - `sink:///absolute/dir`: each mail becomes one RFC 5322 file in that directory. Several workers write there and
   the web process reads it, so a file appears whole or not at all (written aside, then renamed).
 """
@@ -11,14 +12,16 @@ import datetime as dt
 import email
 import ipaddress
 import re
+import select
 import smtplib
+import socket
 import ssl
 import uuid
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from services.settings import SettingsError
@@ -28,11 +31,42 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
 class TransportError(Exception):
-    """The mail could not be handed over; sending it again later may work."""
+    """The mail could not be handed over; sending it again later may work (4xx, connection lost, timeout)."""
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
+
+
+class PermanentFailure(TransportError):
+    """The server refused the mail for good (5xx): sending it again would be refused again."""
+
+
+class Unconfirmed(TransportError):
+    """The final "." left but no answer came back: the server may hold the mail. Never sent again."""
+
+
+class Abandoned(Exception):
+    """`ready()` refused to let the mail go (another worker took it over): the conversation ends before the "."."""
 
 
 class Transport(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    def deliver(self, data: bytes, envelope_from: str, envelope_to: str,
+                ready: Callable[[], None] = ...) -> None: ...
+
+
+def envelope(message: EmailMessage) -> tuple[str, str]:
+    """(MAIL FROM, RCPT TO) of a message: its From and its To."""
+    sender = getattr(message["From"], "addresses", ())
+    recipient = getattr(message["To"], "addresses", ())
+    return (sender[0].addr_spec if sender else ""), (recipient[0].addr_spec if recipient else "")
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """RFC 5321 4.5.2: a line starting with "." gets a second one; CRLF line ends; no final "." yet."""
+    data = re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", data)
+    data = re.sub(rb"(?m)^\.", b"..", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
 @dataclass(frozen=True)
@@ -43,27 +77,100 @@ class SmtpTransport:
     password: str | None = field(default=None, repr=False)
     starttls: bool = False
     timeout: float = 30.0
+    implicit_tls: bool = False          # smtps:// (port 465): TLS from the first byte
+    tls_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)  # tests: a private CA
 
-    def send(self, message: EmailMessage) -> None:
+    def _context(self) -> ssl.SSLContext:
+        return self.tls_context or ssl.create_default_context()
+
+    def deliver(self, data: bytes, envelope_from: str, envelope_to: str,
+                ready: Callable[[], None] = lambda: None) -> None:
+        """One SMTP conversation for `data` (an RFC 5322 message). `ready()` runs once the whole message is with the server except its final ".":
+        the caller records there that the mail is about to leave; if it raises Abandoned, the connection is
+        dropped and the server discards the mail. 4xx and lost connections raise TransportError, 5xx
+        PermanentFailure, no answer after the "." Unconfirmed."""
+        data = _dot_stuffed(data)
         try:
-            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.implicit_tls:
+                client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._context())
+            else:
+                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         except (OSError, smtplib.SMTPException) as error:
             raise TransportError(f"cannot reach {self.host}:{self.port}: {error!r}") from error
+        dot_sent = False
         try:
-            client.ehlo()
+            # The final "." is written apart from the data (after `ready()`): without TCP_NODELAY, Nagle holds it
+            # until the server's delayed ACK of the data, up to 40 ms a mail.
+            client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._expect(client.ehlo(), (250,), "EHLO")
             if self.starttls:
-                client.starttls(context=ssl.create_default_context())
-                client.ehlo()
+                client.starttls(context=self._context())
+                self._expect(client.ehlo(), (250,), "EHLO")
             if self.username:
                 client.login(self.username, self.password or "")
-            client.send_message(message)
+            self._expect(client.mail(envelope_from), (250,), "MAIL FROM")
+            self._expect(client.rcpt(envelope_to), (250, 251), "RCPT TO")
+            self._expect(client.docmd("DATA"), (354,), "DATA")
+            client.send(data)
+            try:
+                ready()
+            except BaseException:  # Abandoned, or the database failing: no final ".", the server drops the mail
+                client.close()
+                raise
+            if self._peer_gone(client):
+                # The server hung up (or spoke, which it must not do mid-DATA) before our dot: it holds nothing.
+                raise smtplib.SMTPServerDisconnected("connection closed by the server before the end of DATA")
+            dot_sent = True
+            client.send(b".\r\n")
+            self._expect(client.getreply(), (250,), "end of DATA")
+        except smtplib.SMTPAuthenticationError as error:
+            client.close()
+            raise _classified(error.smtp_code, f"authentication refused: {error!r}") from error
+        except smtplib.SMTPResponseException as error:
+            client.close()
+            raise _classified(error.smtp_code, f"{self.host}:{self.port}: {error.smtp_code} "
+                              f"{_text(error.smtp_error)}") from error
         except (OSError, smtplib.SMTPException) as error:
             client.close()
-            raise TransportError(f"{self.host}:{self.port} refused the mail: {error!r}") from error
+            if dot_sent:
+                raise Unconfirmed(f"{self.host}:{self.port}: no answer after the message: {error!r}") from error
+            raise TransportError(f"{self.host}:{self.port}: {error!r}") from error
         try:
             client.quit()
         except (OSError, smtplib.SMTPException):
             pass  # the server accepted the mail already: a failed goodbye must not make us send it twice
+
+    def send(self, message: EmailMessage) -> None:
+        self.deliver(message.as_bytes(policy=policy.SMTP), *envelope(message))
+
+    @staticmethod
+    def _peer_gone(client: smtplib.SMTP) -> bool:
+        """True when the server already closed the connection, or spoke (a reply mid-DATA ends the transaction),
+        before our final dot. Plain TCP only: on TLS, records such as TLS 1.3 session tickets make the socket
+        readable without the server having said anything, so there the dot goes and the answer tells."""
+        sock = client.sock
+        if sock is None:
+            return True
+        if isinstance(sock, ssl.SSLSocket):
+            return False
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable)
+
+    @staticmethod
+    def _expect(reply: tuple[int, bytes], accepted: tuple[int, ...], step: str) -> None:
+        code, text = reply
+        if code not in accepted:
+            raise smtplib.SMTPResponseException(code, f"{step}: {_text(text)}".encode())
+
+
+def _text(value) -> str:
+    return (value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)).strip()[:500]
+
+
+def _classified(code: int | None, message: str) -> TransportError:
+    if code is not None and 500 <= code < 600:
+        return PermanentFailure(message, code)
+    return TransportError(message, code)
 
 
 @dataclass(frozen=True)
@@ -120,16 +227,29 @@ def extract_links(text: str) -> list[str]:
 class SinkTransport:
     directory: Path
 
-    def send(self, message: EmailMessage) -> None:
-        # The name sorts by arrival time; the random part keeps names unique across processes.
+    def deliver(self, data: bytes, envelope_from: str = "", envelope_to: str = "",
+                ready: Callable[[], None] = lambda: None) -> None:
+        # The name sorts by arrival time; the random part keeps names unique across processes. The rename is the
+        # sink's final ".": `ready()` runs just before it.
         name = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex}"
+        partial = self.directory / f".{name}.partial"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            partial = self.directory / f".{name}.partial"
-            partial.write_bytes(message.as_bytes(policy=policy.SMTP))
+            partial.write_bytes(data)
+        except OSError as error:
+            raise TransportError(f"cannot write to the mail sink {self.directory}: {error!r}") from error
+        try:
+            ready()
+        except Abandoned:
+            partial.unlink(missing_ok=True)
+            raise
+        try:
             partial.replace(self.directory / f"{name}.eml")
         except OSError as error:
             raise TransportError(f"cannot write to the mail sink {self.directory}: {error!r}") from error
+
+    def send(self, message: EmailMessage) -> None:
+        self.deliver(message.as_bytes(policy=policy.SMTP))
 
     def messages(self) -> Iterator[SinkMessage]:
         """Newest first; a file removed meanwhile (the sink was cleared) is skipped."""
@@ -171,10 +291,11 @@ def transport_from_url(url: str, timeout: float = 30.0) -> SmtpTransport | SinkT
         if parts.netloc or not parts.path.startswith("/") or parts.query:
             raise SettingsError(f"{URL_VARIABLE}: a sink is written sink:///absolute/directory, got {url!r}")
         return SinkTransport(Path(unquote(parts.path)))
-    if parts.scheme != "smtp":
-        raise SettingsError(f"{URL_VARIABLE}: unsupported scheme {parts.scheme!r} (smtp or sink)")
+    if parts.scheme not in ("smtp", "smtps"):
+        raise SettingsError(f"{URL_VARIABLE}: unsupported scheme {parts.scheme!r} (smtp, smtps or sink)")
+    implicit_tls = parts.scheme == "smtps"
     try:
-        port = parts.port or 25
+        port = parts.port or (465 if implicit_tls else 25)
     except ValueError:
         raise SettingsError(f"{URL_VARIABLE}: the port is not a number between 0 and 65535") from None
     if not parts.hostname or parts.path not in ("", "/"):
@@ -187,11 +308,13 @@ def transport_from_url(url: str, timeout: float = 30.0) -> SmtpTransport | SinkT
     if starttls_value not in _TRUE | _FALSE:
         raise SettingsError(f"{URL_VARIABLE}: starttls must be 1 or 0, got {starttls_value!r}")
     starttls = starttls_value in _TRUE
+    if starttls and implicit_tls:
+        raise SettingsError(f"{URL_VARIABLE}: smtps:// is TLS from the start; starttls=1 belongs to smtp://")
     username = unquote(parts.username) if parts.username else None
-    if username and not starttls and not _is_loopback(parts.hostname):
+    if username and not (starttls or implicit_tls) and not _is_loopback(parts.hostname):
         raise SettingsError(f"{URL_VARIABLE}: credentials would cross the network in clear; add ?starttls=1")
     return SmtpTransport(parts.hostname, port, username, unquote(parts.password) if parts.password else None,
-                         starttls, timeout)
+                         starttls, timeout, implicit_tls)
 
 
 def _is_loopback(host: str) -> bool:

@@ -9,7 +9,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from notify.adapters.transport import TransportError, transport_from_url
+from notify.adapters.transport import PermanentFailure, TransportError, transport_from_url
 from notify.mails.domain.messages import checked_sender, compose, email_confirmation
 from notify.mails.domain.rendering import render
 
@@ -86,7 +86,7 @@ def test_credentials_from_the_url_log_in(smtp_server, message):
 def test_a_refused_login_is_a_transport_error(smtp_server, message):
     inbox, port = smtp_server(auth_required=True, auth_require_tls=False,
                               authenticator=_accept_only(b"relais", b"right"))
-    with pytest.raises(TransportError, match="refused the mail"):
+    with pytest.raises(PermanentFailure, match="authentication refused"):  # 535: a retry would not fix it
         transport_from_url(f"smtp://relais:wrong@127.0.0.1:{port}", timeout=5).send(message)
     assert inbox.envelopes == []
 

@@ -27,7 +27,8 @@ def test_sink_url_is_an_absolute_directory():
 
 @pytest.mark.parametrize("url, complaint", [
     ("", "empty"),
-    ("smtps://mail.internal:465", "unsupported scheme"),
+    ("smtps://mail.internal:465?starttls=1", "TLS from the start"),
+    ("imap://mail.internal", "unsupported scheme"),
     ("http://mail.internal", "unsupported scheme"),
     ("smtp://", "expected smtp://"),
     ("smtp://mail.internal/path", "expected smtp://"),

@@ -100,8 +100,9 @@ def compose(mail_id: uuid.UUID, sender: Address, draft: Draft, rendered: Rendere
     message["Date"] = format_datetime(now)
     message["Message-ID"] = f"<{mail_id}@{sender.domain}>"
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: out-of-office robots must not answer
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
+    # quoted-printable: 7-bit clean, so no server needs 8BITMIME, and the lines stay short.
+    message.set_content(rendered.text, cte="quoted-printable")
+    message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     message["Content-Language"] = "fr"  # after the parts: setting content drops the Content-* headers before it
     return message
 
@@ -125,6 +126,13 @@ def _single_address(value: str) -> Address | None:
 def _one_line(value: Any) -> str:
     # Names land in a header and in the greeting: line breaks would let them write elsewhere.
     return " ".join(str(value or "").split())[:200]
+
+
+def bare_address(value: Any) -> str | None:
+    """`value` if it is one bare e-mail address (nothing around it, no line break), else None."""
+    text = str(value or "").strip()
+    address = _single_address(text) if 0 < len(text) <= 320 else None
+    return text if address is not None and address.addr_spec == text else None
 
 
 def _address(value: Any) -> str:
