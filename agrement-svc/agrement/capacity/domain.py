@@ -253,3 +253,16 @@ def check_exception(period: ExceptionPeriod, earlier: list[ExceptionPeriod], dec
     first_moment = dt.datetime.combine(period.start, dt.time(0, 0), tzinfo=declared_at.tzinfo)
     result.late = declared_at - first_moment > EXCEPTION_NOTICE
     return result
+
+
+def day_timeline(on: dt.date, cared: list[CaredChild], own: list[OwnChild], limits: Limits,
+                 exceptional: bool = False) -> list[tuple[int, int, Counts, tuple[Breach, ...]]]:
+    """Every interval of that day when children under contract are present: (start, end, counts, breaches)."""
+    timeline = []
+    points = _boundaries(cared, on.weekday())
+    for start, end in zip(points, points[1:]):
+        present = [c for c in cared if c.present(on, start)]
+        if present:
+            counts = count(present, own, on)
+            timeline.append((start, end, counts, breaches(counts, limits, exceptional)))
+    return timeline
