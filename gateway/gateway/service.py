@@ -8,8 +8,9 @@ from services.manifest import ServiceManifest
 
 
 def _blueprints():
-    from gateway.web import api, captcha, dev, franceconnect, pro, public, recovery, security, staff
-    return [public.bp, pro.bp, api.bp, dev.bp, captcha.bp, security.bp, recovery.bp, staff.bp, franceconnect.bp]
+    from gateway.web import api, captcha, contracts, dev, franceconnect, pro, public, recovery, security, staff
+    return [public.bp, pro.bp, api.bp, dev.bp, captcha.bp, security.bp, recovery.bp, staff.bp, franceconnect.bp,
+            contracts.bp]
 
 
 def _init_app(app, container) -> None:
