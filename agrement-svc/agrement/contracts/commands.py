@@ -88,16 +88,20 @@ def _record(uow, contract_row: dict, kind: str, effective: dt.date, at: dt.datet
                     listed)
 
 
-def _check_capacity(found, cared: list[capacity.CaredChild], from_date: dt.date, confirm: bool):
+def _check_capacity(found, cared: list[capacity.CaredChild], from_date: dt.date, confirm: bool,
+                    dry_run: bool = False):
     breaking = exceedances(found, cared, from_date)
-    if breaking and not confirm:
+    if breaking and (dry_run or not confirm):
         raise OverCapacity(breaking)
+    if dry_run:
+        raise OverCapacity([])     # nothing breaks; the caller only wanted to know
     return breaking
 
 
 def declare_arrival(session_factory: sessionmaker, pmi_number: str, payload: dict, at: dt.datetime | None = None,
-                    confirm_over_capacity: bool = False) -> Declared:
-    """R421-39: a child's arrival: first name, birth date, start, weekly days and hours, legal representatives."""
+                    confirm_over_capacity: bool = False, dry_run: bool = False) -> Declared:
+    """R421-39: a child's arrival: first name, birth date, start, weekly days and hours, legal representatives.
+    `dry_run`: check only, saving nothing; the answer is OverCapacity with what breaks (maybe nothing)."""
     at = at or now()
     today = local_day(at)
     errors: dict[str, str] = {}
@@ -126,7 +130,7 @@ def declare_arrival(session_factory: sessionmaker, pmi_number: str, payload: dic
                                          "un changement ou son départ plutôt qu'une nouvelle arrivée."})
         contract_id = _new_id()
         child = capacity.CaredChild(contract_id, birth, start, None, slots_of(schedule))
-        breaking = _check_capacity(found, found.cared + [child], start, confirm_over_capacity)
+        breaking = _check_capacity(found, found.cared + [child], start, confirm_over_capacity, dry_run)
         row = {"id": contract_id, "pmi_number": pmi_number, "circonscription": found.circonscription,
                "child_first_name": first_name, "child_birth_date": birth, "start_date": start, "end_date": None,
                "schedule": schedule, "representatives": representatives,
@@ -148,7 +152,8 @@ def _own_contract(session, pmi_number: str, contract_id: str) -> dict:
 
 
 def declare_change(session_factory: sessionmaker, pmi_number: str, contract_id: str, payload: dict,
-                   at: dt.datetime | None = None, confirm_over_capacity: bool = False) -> Declared:
+                   at: dt.datetime | None = None, confirm_over_capacity: bool = False,
+                   dry_run: bool = False) -> Declared:
     """R421-39: a change of the arrangements (days and hours) or of the representatives' contacts, from a date.
     The contract keeps its newest arrangements only; each declaration stays in `contract_declarations`."""
     at = at or now()
@@ -174,8 +179,10 @@ def declare_change(session_factory: sessionmaker, pmi_number: str, contract_id: 
             others = [c for c in found.cared if c.key != contract_id]
             changed = capacity.CaredChild(contract_id, row["child_birth_date"], row["start_date"], row["end_date"],
                                           slots_of(schedule))
-            breaking = _check_capacity(found, others + [changed], effective, confirm_over_capacity)
+            breaking = _check_capacity(found, others + [changed], effective, confirm_over_capacity, dry_run)
             row["schedule"] = schedule
+        elif dry_run:
+            raise OverCapacity([])
         if representatives is not None:
             row["representatives"] = representatives
         late = capacity.is_late(effective, local_day(at))

@@ -90,6 +90,37 @@ def declare_arrival():
     return jsonify(declared_json(declared)), 201
 
 
+def _check(action):
+    """The capacity engine's verdict on a declaration, saving nothing: what a page shows beside its warning."""
+    from agrement.capacity.queries import as_json
+    try:
+        action()
+    except Invalid as error:
+        raise refused(error) from None
+    except commands.NotFound:
+        raise ApiError(404, "not_found", "Contrat ou agrément introuvable.") from None
+    except commands.OverCapacity as error:
+        return jsonify({"over_capacity": bool(error.exceedances), "count": len(error.exceedances),
+                        "exceedances": [as_json(e) for e in error.exceedances[:20]]})
+    raise AssertionError("a dry run always answers OverCapacity")
+
+
+@bp.post("/contracts/check")
+@require_token(_verifier, roles=("assmat",))
+def check_arrival():
+    payload = json_body()
+    return _check(lambda: commands.declare_arrival(_container().session_factory, pmi_number(), payload,
+                                                   dry_run=True))
+
+
+@bp.post("/contracts/<contract_id>/changes/check")
+@require_token(_verifier, roles=("assmat",))
+def check_change(contract_id):
+    payload = json_body()
+    return _check(lambda: commands.declare_change(_container().session_factory, pmi_number(), contract_id, payload,
+                                                  dry_run=True))
+
+
 @bp.post("/contracts/<contract_id>/changes")
 @require_token(_verifier, roles=("assmat",))
 def declare_change(contract_id):

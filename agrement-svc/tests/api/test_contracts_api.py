@@ -232,3 +232,22 @@ def test_over_capacity_bad_input(client, key, payload, field):
     response = client.post("/api/over-capacity", json=payload, headers=bearer(key))
     assert response.status_code == 400, response.get_json()
     assert field in response.get_json()["error"]["details"]["fields"]
+
+
+def test_check_tells_what_would_break_and_saves_nothing(client, key, container):
+    for n in range(4):
+        client.post("/api/contracts", json=arrival(name=f"Enfant{'abcd'[n]}"), headers=bearer(key))
+    fits = client.post("/api/contracts/check", json=arrival(name="Eve", slots=((1, "08:00", "12:00"),)),
+                       headers=bearer(key))
+    assert fits.status_code == 200 and fits.get_json() == {"over_capacity": False, "count": 0, "exceedances": []}
+    breaks = client.post("/api/contracts/check", json=arrival(name="Eve"), headers=bearer(key)).get_json()
+    assert breaks["over_capacity"] is True and breaks["exceedances"][0]["rules"] == ["places"]
+    bad = client.post("/api/contracts/check", json=arrival(name=""), headers=bearer(key))
+    assert bad.status_code == 400
+    contract_id = client.get("/api/contracts", headers=bearer(key)).get_json()["contracts"][0]["id"]
+    change = client.post(f"/api/contracts/{contract_id}/changes/check", headers=bearer(key), json={
+        "effective_date": TODAY.isoformat(), "schedule": [{"weekday": 0, "start": "07:00", "end": "19:00"}]})
+    assert change.status_code == 200 and change.get_json()["over_capacity"] is False
+    with container.session_factory() as session:
+        assert session.execute(sa.select(sa.func.count()).select_from(contracts)).scalar() == 4
+        assert session.execute(sa.select(sa.func.count()).select_from(contract_declarations)).scalar() == 4

@@ -74,15 +74,18 @@ def _representatives(form: Form) -> list[dict]:
     return found
 
 
-def _show_refusal(form: Form, error: DownstreamError) -> list:
-    """A service refusal next to its fields; returns the exceedances of an over-capacity warning."""
+def _show_refusal(form: Form, error: DownstreamError, check: tuple[str, dict] | None = None) -> list:
+    """A service refusal next to its fields. On the capacity warning (409 `over_capacity`), `check` (the path and
+    body of the same declaration's dry run) asks agrement-svc what breaks, to list it beside the confirmation."""
     if error.code == "over_capacity":
         form.error("confirm_over_capacity", error.message)
-        return list(error.details.get("exceedances") or [])
-    fields = error.details.get("fields") or {}
-    for name, message in fields.items():
-        form.error(name if name in form.fields else form.fields[0], str(message))
-    if not fields:
+        if check is None:
+            return []
+        verdict = _api("POST", check[0], json=check[1])
+        return list(verdict.get("exceedances") or []) or [{"label": "", "messages": [error.message]}]
+    for name, message in error.fields.items():
+        form.error(name if name in form.fields else form.fields[0], message)
+    if not error.fields:
         form.error(form.fields[0], error.message)
     return []
 
@@ -114,13 +117,13 @@ def index_arrival():
         _check_date(form, "start_date", "la date d'arrivée")
         schedule, representatives = _schedule(form), _representatives(form)
         if form.ok:
+            body = {"child_first_name": first_name, "child_birth_date": form["child_birth_date"],
+                    "start_date": form["start_date"], "schedule": schedule, "representatives": representatives}
             try:
                 answer = _api("POST", "/api/contracts", json={
-                    "child_first_name": first_name, "child_birth_date": form["child_birth_date"],
-                    "start_date": form["start_date"], "schedule": schedule, "representatives": representatives,
-                    "confirm_over_capacity": request.form.get("confirm_over_capacity") == "oui"})
+                    **body, "confirm_over_capacity": request.form.get("confirm_over_capacity") == "oui"})
             except DownstreamError as error:
-                exceedances = _show_refusal(form, error)
+                exceedances = _show_refusal(form, error, ("/api/contracts/check", body))
                 if exceedances:
                     form.values["confirm_over_capacity"] = "proposed"
             else:
@@ -170,12 +173,12 @@ def index_change(contract_id):
     schedule = _schedule(form)
     exceedances = []
     if form.ok:
+        body = {"effective_date": form["effective_date"], "schedule": schedule}
         try:
             answer = _api("POST", f"/api/contracts/{_segment(contract_id)}/changes", json={
-                "effective_date": form["effective_date"], "schedule": schedule,
-                "confirm_over_capacity": request.form.get("confirm_over_capacity") == "oui"})
+                **body, "confirm_over_capacity": request.form.get("confirm_over_capacity") == "oui"})
         except DownstreamError as error:
-            exceedances = _show_refusal(form, error)
+            exceedances = _show_refusal(form, error, (f"/api/contracts/{_segment(contract_id)}/changes/check", body))
         else:
             flash(_declared_message("La modification", answer), "success")
             return redirect(url_for("contracts.index_detail", contract_id=contract_id), 303)

@@ -81,16 +81,19 @@ def test_the_service_refusal_is_shown_beside_its_field(client, downstream, urls,
 
 
 def test_over_capacity_is_warned_then_confirmed(client, downstream, urls, logged_in, csrf):
-    warning = {"error": {"code": "over_capacity", "message": "Cette déclaration dépasse la capacité d'accueil.",
-                         "details": {"exceedances": [{"label": "lundi 02/03/2026 de 16h00 à 18h00",
-                                                      "messages": ["5 enfants accueillis pour 4 places d'agrément"],
-                                                      "rules": ["places"]}], "count": 1}}}
+    warning = {"error": {"code": "over_capacity", "message": "Cette déclaration dépasse la capacité d'accueil."}}
     downstream.post(f"{urls['agrement']}/api/contracts", status=409, json=warning)
+    downstream.post(f"{urls['agrement']}/api/contracts/check", json={
+        "over_capacity": True, "count": 1, "exceedances": [{
+            "label": "lundi 02/03/2026 de 16h00 à 18h00", "rules": ["places"],
+            "messages": ["5 enfants accueillis pour 4 places d'agrément"]}]})
     response = post(client, csrf, "/espace-pro/contrats/nouveau", ARRIVAL_FORM)
     html = response.get_data(as_text=True)
     assert response.status_code == 409
     assert "lundi 02/03/2026 de 16h00 à 18h00" in html and "5 enfants accueillis pour 4 places" in html
     assert 'name="confirm_over_capacity"' in html
+    checked = json.loads(calls_to(downstream, "/api/contracts/check")[0].request.body)
+    assert "confirm_over_capacity" not in checked and checked["child_first_name"] == "Léa"
     downstream.upsert(responses.POST, f"{urls['agrement']}/api/contracts", status=201, json={
         "contract_id": "c1", "declaration_id": "d1", "late": False, "deadline": "2026-03-10",
         "over_capacity": True, "exceedances": []})
