@@ -9,8 +9,8 @@ from services.auth import require_token
 from services.web import ApiError, json_body
 
 bp = Blueprint("contracts", __name__, url_prefix="/api")
-STAFF_ROLES = ("pmi_agent", "pmi_central", "admin")
-ALL_CIRCONSCRIPTIONS_ROLES = ("pmi_central", "admin")
+STAFF_ROLES = ("pmi_agent", "pmi_central")   # as the back office (agrement.backoffice.scope, reports branch)
+ALL_CIRCONSCRIPTIONS_ROLES = ("pmi_central",)
 
 
 def _container():
@@ -146,7 +146,7 @@ def staff_scope() -> tuple[str, ...] | None:
     return g.principal.circonscriptions
 
 
-@bp.get("/pmi/contract-declarations")
+@bp.get("/backoffice/contract-declarations")
 @require_token(_verifier, roles=STAFF_ROLES)
 def staff_declarations():
     from flask import request
@@ -156,7 +156,7 @@ def staff_declarations():
                                                                        flagged_only=flagged)})
 
 
-@bp.get("/pmi/over-capacity")
+@bp.get("/backoffice/over-capacity")
 @require_token(_verifier, roles=STAFF_ROLES)
 def staff_over_capacity():
     with _container().session_factory() as session:

@@ -82,7 +82,7 @@ def test_an_arrival_declared_after_8_days_is_flagged_late(client, key):
     start = TODAY - dt.timedelta(days=9)
     body = client.post("/api/contracts", json=arrival(start=start), headers=bearer(key)).get_json()
     assert body["late"] is True
-    flagged = client.get("/api/pmi/contract-declarations?flagged=1",
+    flagged = client.get("/api/backoffice/contract-declarations?flagged=1",
                          headers=bearer(key, role="pmi_agent", circonscriptions=["Chartres"])).get_json()
     assert [d["late"] for d in flagged["declarations"]] == [True]
 
@@ -132,15 +132,15 @@ def test_over_capacity_warns_before_saving_then_is_flagged_to_the_circonscriptio
     confirmed = client.post("/api/contracts", json={**fifth, "confirm_over_capacity": True}, headers=bearer(key))
     assert confirmed.status_code == 201 and confirmed.get_json()["over_capacity"] is True
     assert len(events(container, "capacity.exceeded")) == 1
-    chartres = client.get("/api/pmi/contract-declarations?flagged=1",
+    chartres = client.get("/api/backoffice/contract-declarations?flagged=1",
                           headers=bearer(key, role="pmi_agent", circonscriptions=["Chartres"])).get_json()
     assert [d["child_first_name"] for d in chartres["declarations"]] == ["Cinquième"]
-    dreux = client.get("/api/pmi/contract-declarations",
+    dreux = client.get("/api/backoffice/contract-declarations",
                        headers=bearer(key, role="pmi_agent", circonscriptions=["Dreux"])).get_json()
     assert dreux["declarations"] == []
-    central = client.get("/api/pmi/contract-declarations", headers=bearer(key, role="pmi_central")).get_json()
+    central = client.get("/api/backoffice/contract-declarations", headers=bearer(key, role="pmi_central")).get_json()
     assert len(central["declarations"]) == 5
-    assert client.get("/api/pmi/contract-declarations", headers=bearer(key)).status_code == 403
+    assert client.get("/api/backoffice/contract-declarations", headers=bearer(key)).status_code == 403
 
 
 def test_own_under_3s_take_no_place_but_count_in_the_4_under_3(client, key):
