@@ -24,11 +24,13 @@ class Situation:
     own: list[domain.OwnChild]
     exceptional_days: frozenset[dt.date]
     exception_periods: list[domain.ExceptionPeriod]
+    status: str = "active"
+    validity_end: dt.date | None = None
 
 
 def situation(session: Session, pmi_number: str) -> Situation | None:
     row = session.execute(sa.select(agrements.c.circonscription, agrements.c.capacity_total,
-                                     agrements.c.capacity_under_3)
+                                     agrements.c.capacity_under_3, agrements.c.status, agrements.c.validity_end)
                           .where(agrements.c.pmi_number == pmi_number)).first()
     if row is None:
         return None
@@ -44,7 +46,7 @@ def situation(session: Session, pmi_number: str) -> Situation | None:
                                         .where(over_capacity_declarations.c.pmi_number == pmi_number))]
     days = frozenset(day for period in periods for day in period.days())
     return Situation(pmi_number, row.circonscription, domain.Limits(row.capacity_total, row.capacity_under_3),
-                     cared, own, days, periods)
+                     cared, own, days, periods, row.status, row.validity_end)
 
 
 def exceedances(found: Situation, cared: list[domain.CaredChild], from_date: dt.date) -> list[domain.Exceedance]:

@@ -22,7 +22,10 @@ from services.catalogue.agrement import CAPACITY_EXCEEDED, CONTRACT_DECLARED
 from services.db import UnitOfWork
 
 log = logging.getLogger(__name__)
-PARIS = ZoneInfo("Europe/Paris")   # the 8 days of R421-39 are the département's calendar days
+PARIS = ZoneInfo("Europe/Paris")
+# An agrément in these statuses allows no new child (DOMAIN.md: suspension and withdrawal end the practice); a
+# change or a departure is still declared, so that the PMI knows who leaves.
+ENDED_STATUSES = frozenset({"suspended", "withdrawn"})   # the 8 days of R421-39 are the département's calendar days
 
 
 def now() -> dt.datetime:
@@ -121,6 +124,12 @@ def declare_arrival(session_factory: sessionmaker, pmi_number: str, payload: dic
         found = situation(uow.session, pmi_number)
         if found is None:
             raise NotFound(pmi_number)
+        if found.status in ENDED_STATUSES:
+            raise Conflict("agrement_inactive", "Votre agrément est suspendu ou retiré : vous ne pouvez pas accueillir "
+                                                "de nouvel enfant. Contactez votre circonscription de PMI.")
+        if found.validity_end is not None and start > found.validity_end:
+            raise Invalid({"start_date": f"Votre agrément est valable jusqu'au {found.validity_end:%d/%m/%Y} : "
+                                         "l'arrivée ne peut être après."})
         same_child = uow.session.execute(sa.select(contracts.c.start_date, contracts.c.end_date).where(
             contracts.c.pmi_number == pmi_number, contracts.c.erased_at.is_(None),
             contracts.c.child_birth_date == birth,

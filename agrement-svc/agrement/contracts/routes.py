@@ -99,6 +99,8 @@ def _check(action):
         raise refused(error) from None
     except commands.NotFound:
         raise ApiError(404, "not_found", "Contrat ou agrément introuvable.") from None
+    except commands.Conflict as error:
+        raise ApiError(409, error.code, error.message) from None
     except commands.OverCapacity as error:
         return jsonify({"over_capacity": bool(error.exceedances), "count": len(error.exceedances),
                         "exceedances": [as_json(e) for e in error.exceedances[:20]]})

@@ -251,3 +251,22 @@ def test_check_tells_what_would_break_and_saves_nothing(client, key, container):
     with container.session_factory() as session:
         assert session.execute(sa.select(sa.func.count()).select_from(contracts)).scalar() == 4
         assert session.execute(sa.select(sa.func.count()).select_from(contract_declarations)).scalar() == 4
+
+
+def test_no_arrival_on_a_suspended_agrement_nor_after_its_validity(client, key, container):
+    from agrement.adapters.orm import agrements
+    with container.session_factory() as session, session.begin():
+        end = session.execute(sa.select(agrements.c.validity_end)
+                              .where(agrements.c.pmi_number == "280001")).scalar()
+    after = client.post("/api/contracts", json=arrival(start=end + dt.timedelta(days=1)), headers=bearer(key))
+    assert after.status_code == 400 and "start_date" in after.get_json()["error"]["details"]["fields"]
+    contract_id = client.post("/api/contracts", json=arrival(), headers=bearer(key)).get_json()["contract_id"]
+    with container.session_factory() as session, session.begin():
+        session.execute(agrements.update().where(agrements.c.pmi_number == "280001").values(status="suspended"))
+    refused = client.post("/api/contracts", json=arrival(name="Eve"), headers=bearer(key))
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "agrement_inactive"
+    checked = client.post("/api/contracts/check", json=arrival(name="Eve"), headers=bearer(key))
+    assert checked.status_code == 409 and checked.get_json()["error"]["code"] == "agrement_inactive"
+    # the departure of a child already there is still declared
+    assert client.post(f"/api/contracts/{contract_id}/departure", json={"end_date": TODAY.isoformat()},
+                       headers=bearer(key)).status_code == 201
