@@ -33,6 +33,9 @@ def declare_over_capacity(session_factory: sessionmaker, pmi_number: str, payloa
     if not isinstance(told, dict):
         errors["day_totals"] = "Les totaux par jour sont invalides."
         told = {}
+    if start and end and (end - start).days > 366:
+        errors["end_date"] = ("L'accueil en surnombre est limité à 55 jours par année civile (article D421-17) : "
+                              "la période est bien trop longue.")
     if errors.get("start_date") or errors.get("end_date"):
         raise Invalid(errors)
     with UnitOfWork(session_factory) as uow:

@@ -249,7 +249,7 @@ def erasure_job(container, stop: threading.Event) -> None:
     settings = container.settings
     if settings.child_data_sweep_seconds <= 0:
         return
-    while not stop.is_set():
+    while True:   # a sweep as the worker starts, then one each period until the worker stops
         try:
             erased = erase_departed_children(container.session_factory, local_day(now()),
                                              settings.child_data_retention_days)
@@ -257,4 +257,5 @@ def erasure_job(container, stop: threading.Event) -> None:
                 log.info("children's data erased", extra={"contracts": erased})
         except Exception:
             log.exception("children's data erasure failed, will retry")
-        stop.wait(settings.child_data_sweep_seconds)
+        if stop.wait(settings.child_data_sweep_seconds):
+            return

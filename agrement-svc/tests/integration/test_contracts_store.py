@@ -89,3 +89,25 @@ def test_children_data_is_erased_the_set_time_after_departure_and_only_then(sess
     assert erased.erased_at is not None and erased.start_date == dt.date(2025, 1, 6)
     assert sorted(kinds) == ["arrival", "departure"]     # the PMI's follow-up stays, nameless
     assert rows[staying].child_first_name == "Bea"
+
+
+def test_the_worker_job_erases_on_its_schedule_and_can_be_turned_off(session_factory):
+    import threading
+    from types import SimpleNamespace
+
+    from agrement.contracts.commands import erasure_job
+    gone = declare_arrival(session_factory, "280001", arrival("Ana", "2020-01-06"), at=AT).contract_id
+    declare_departure(session_factory, "280001", gone, {"end_date": "2020-03-01"}, at=AT)
+    stop = threading.Event()
+    off = SimpleNamespace(session_factory=session_factory, settings=SimpleNamespace(
+        child_data_sweep_seconds=0, child_data_retention_days=365))
+    erasure_job(off, stop)     # turned off: returns at once, erases nothing
+    with session_factory() as session:
+        assert session.execute(sa.select(contracts.c.child_first_name)).scalar() == "Ana"
+    on = SimpleNamespace(session_factory=session_factory, settings=SimpleNamespace(
+        child_data_sweep_seconds=3600, child_data_retention_days=365))
+    stop.set()                 # one sweep, then the stop is seen
+    erasure_job(on, stop)
+    assert stop.is_set()
+    with session_factory() as session:
+        assert session.execute(sa.select(contracts.c.child_first_name)).scalar() is None

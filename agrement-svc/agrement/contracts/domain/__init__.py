@@ -32,7 +32,7 @@ def parse_date(value, field: str, errors: dict[str, str], label: str) -> dt.date
 
 
 def parse_first_name(value, field: str, errors: dict[str, str]) -> str | None:
-    name = " ".join(str(value or "").split())
+    name = " ".join(value.split()) if isinstance(value, str) else ""
     if not name:
         errors[field] = "Indiquez le prénom."
         return None
