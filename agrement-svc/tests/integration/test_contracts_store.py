@@ -96,8 +96,8 @@ def test_the_worker_job_erases_on_its_schedule_and_can_be_turned_off(session_fac
     from types import SimpleNamespace
 
     from agrement.contracts.commands import erasure_job
-    gone = declare_arrival(session_factory, "280001", arrival("Ana", "2020-01-06"), at=AT).contract_id
-    declare_departure(session_factory, "280001", gone, {"end_date": "2020-03-01"}, at=AT)
+    gone = declare_arrival(session_factory, "280001", arrival("Ana", "2022-01-03"), at=AT).contract_id
+    declare_departure(session_factory, "280001", gone, {"end_date": "2022-03-01"}, at=AT)
     stop = threading.Event()
     off = SimpleNamespace(session_factory=session_factory, settings=SimpleNamespace(
         child_data_sweep_seconds=0, child_data_retention_days=365))
