@@ -22,6 +22,7 @@ ARRIVAL_FIELDS = ("child_first_name", "child_birth_date", "start_date", *SCHEDUL
                   "schedule", "representatives", "confirm_over_capacity")
 CHANGE_FIELDS = ("effective_date", *SCHEDULE_FIELDS, "schedule", "confirm_over_capacity")
 DEPARTURE_FIELDS = ("end_date",)
+CONTACTS_FIELDS = ("contacts_date", *REPRESENTATIVE_FIELDS, "representatives")
 OVER_CAPACITY_FIELDS = ("reason", "start_date", "end_date")
 CHILD_FIELDS = ("first_name", "birth_date")
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -158,9 +159,43 @@ def _current_schedule(contract: dict) -> dict:
     return values
 
 
-def _detail_page(contract, change_form, departure_form, exceedances, status=200):
+def _current_contacts(contract: dict) -> dict:
+    values = {}
+    for n, representative in enumerate(contract.get("representatives") or [], start=1):
+        for part in ("name", "phone", "email"):
+            values[f"rep{n}_{part}"] = representative.get(part) or ""
+    return values
+
+
+def _detail_page(contract, change_form, departure_form, exceedances, status=200, contacts_form=None):
+    contacts_form = contacts_form or Form(CONTACTS_FIELDS, _current_contacts(contract))
     return render_template("contracts/detail.html", contract=contract, change=change_form, departure=departure_form,
-                           exceedances=exceedances, weekdays=WEEKDAYS, kinds=KIND_LABELS), status
+                           contacts=contacts_form, exceedances=exceedances, weekdays=WEEKDAYS,
+                           kinds=KIND_LABELS), status
+
+
+@bp.post("/contrats/<contract_id>/representants")
+@browser.login_required
+def index_contacts(contract_id):
+    """R421-39: a change of the legal representatives' contacts is declared too."""
+    _assmat_only()
+    contract = _api("GET", f"/api/contracts/{_segment(contract_id)}")
+    form = Form(CONTACTS_FIELDS, request.form)
+    _check_date(form, "contacts_date", "la date du changement")
+    representatives = _representatives(form)
+    if form.ok:
+        try:
+            answer = _api("POST", f"/api/contracts/{_segment(contract_id)}/changes", json={
+                "effective_date": form["contacts_date"], "representatives": representatives})
+        except DownstreamError as error:
+            if "effective_date" in error.fields:
+                form.error("contacts_date", error.fields["effective_date"])
+            _show_refusal(form, error)
+        else:
+            flash(_declared_message("La modification", answer), "success")
+            return redirect(url_for("contracts.index_detail", contract_id=contract_id), 303)
+    return _detail_page(contract, Form(CHANGE_FIELDS, _current_schedule(contract)), Form(DEPARTURE_FIELDS, {}), [],
+                        400, form)
 
 
 @bp.post("/contrats/<contract_id>/changement")

@@ -159,3 +159,26 @@ def test_an_over_capacity_period_is_declared(client, downstream, urls, logged_in
     missing = post(client, csrf, "/espace-pro/contrats/surnombre", {"reason": "", "start_date": "",
                                                                      "end_date": "2026-07-01"})
     assert missing.status_code == 400 and "Indiquez le motif" in missing.get_data(as_text=True)
+
+
+def test_a_change_of_contacts_is_declared_and_its_refusal_shown(client, downstream, urls, logged_in, csrf):
+    downstream.get(f"{urls['agrement']}/api/contracts/c1", json=CONTRACT)
+    page = client.get("/espace-pro/contrats/c1").get_data(as_text=True)
+    assert 'value="Paul Martin"' in page    # the current contacts, to edit
+    downstream.post(f"{urls['agrement']}/api/contracts/c1/changes", status=201, json={
+        "contract_id": "c1", "declaration_id": "d2", "late": False, "deadline": "2026-03-30",
+        "over_capacity": False, "exceedances": []})
+    response = post(client, csrf, "/espace-pro/contrats/c1/representants",
+                    {"contacts_date": "2026-03-22", "rep1_name": "Paul Martin", "rep1_email": "paul@example.org"})
+    assert response.status_code == 303
+    assert json.loads(calls_to(downstream, "/api/contracts/c1/changes")[0].request.body) == {
+        "effective_date": "2026-03-22",
+        "representatives": [{"name": "Paul Martin", "phone": "", "email": "paul@example.org"}]}
+    downstream.upsert(responses.POST, f"{urls['agrement']}/api/contracts/c1/changes", status=400, json={"error": {
+        "code": "invalid_fields", "message": "Certains champs sont à corriger.",
+        "details": {"fields": {"effective_date": "Le changement ne peut précéder l'arrivée de l'enfant."}}}})
+    refused = post(client, csrf, "/espace-pro/contrats/c1/representants",
+                   {"contacts_date": "2020-01-01", "rep1_name": "Paul Martin", "rep1_phone": "0612345678"})
+    html = unescape(refused.get_data(as_text=True))
+    assert refused.status_code == 400 and 'id="contacts_date-error"' in html
+    assert "ne peut précéder l'arrivée" in html
