@@ -23,7 +23,8 @@ bp = Blueprint("capacity", __name__, url_prefix="/api")
 def capacity_week():
     raw = request.args.get("from")
     try:
-        start = dt.date.fromisoformat(raw) if raw else local_day(now())
+        today = local_day(now())
+        start = dt.date.fromisoformat(raw) if raw else today - dt.timedelta(days=today.weekday())  # this Monday
     except ValueError:
         raise ApiError(400, "invalid_date", "La date de début de semaine doit s'écrire AAAA-MM-JJ.") from None
     with _container().session_factory() as session:

@@ -5,6 +5,7 @@ show the service's refusals next to the fields they concern."""
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
@@ -247,7 +248,9 @@ def index_week():
     start = request.args.get("du", "")
     params = {"from": start} if ISO_DATE.fullmatch(start) else None
     week = _api("GET", "/api/capacity/week", params=params)
-    return render_template("contracts/week.html", week=week)
+    first = date.fromisoformat(week["from"])
+    return render_template("contracts/week.html", week=week,
+                           previous=(first - timedelta(days=7)).isoformat(), next=(first + timedelta(days=7)).isoformat())
 
 
 @bp.route("/contrats/surnombre", methods=["GET", "POST"])

@@ -146,6 +146,7 @@ def test_the_week_shows_the_engine_counts_and_breaches(client, downstream, urls,
     html = unescape(client.get("/espace-pro/contrats/semaine?du=2026-03-02").get_data(as_text=True))
     assert "Lundi 2 mars 2026" in html and "5 enfants accueillis pour 4 places d'agrément" in html
     assert calls_to(downstream, "/api/capacity/week")[0].request.url.endswith("from=2026-03-02")
+    assert "du=2026-02-23" in html and "du=2026-03-09" in html   # previous and next weeks
 
 
 def test_an_over_capacity_period_is_declared(client, downstream, urls, logged_in, csrf):
