@@ -19,7 +19,8 @@ MAX_UNDER_11_TOLD = 20
 
 
 def declare_over_capacity(session_factory: sessionmaker, pmi_number: str, payload: dict,
-                          at: dt.datetime | None = None) -> dict:
+                          at: dt.datetime | None = None, dry_run: bool = False) -> dict:
+    """`dry_run`: check and compute each day's total, saving nothing (the page then asks her to confirm them)."""
     at = at or now()
     errors: dict[str, str] = {}
     reason = " ".join(str(payload.get("reason") or "").split())
@@ -61,6 +62,8 @@ def declare_over_capacity(session_factory: sessionmaker, pmi_number: str, payloa
         unknown = set(told) - set(totals)
         if unknown:
             raise Invalid({"day_totals": "Des totaux portent sur des jours hors de la période."})
+        if dry_run:
+            return {"id": None, "late": check.late, "day_totals": totals, "days_used": check.days_used_by_year}
         declaration_id = uuid.uuid4().hex
         uow.session.execute(over_capacity_declarations.insert().values(
             id=declaration_id, pmi_number=pmi_number, circonscription=found.circonscription, reason=reason,

@@ -42,14 +42,24 @@ def list_declarations():
         return jsonify({"declarations": list_over_capacity(session, pmi_number())})
 
 
+@bp.post("/over-capacity/check")
+@require_token(_verifier, roles=("assmat",))
+def check():
+    return _declare(dry_run=True), 200
+
+
 @bp.post("/over-capacity")
 @require_token(_verifier, roles=("assmat",))
 def declare():
+    return _declare(dry_run=False), 201
+
+
+def _declare(dry_run: bool):
     payload = json_body()
     try:
-        body = declare_over_capacity(_container().session_factory, pmi_number(), payload)
+        body = declare_over_capacity(_container().session_factory, pmi_number(), payload, dry_run=dry_run)
     except Invalid as error:
         raise refused(error) from None
     except NotFound:
         raise ApiError(404, "agrement_not_found", "Aucun agrément connu pour ce numéro de dossier.") from None
-    return jsonify(body), 201
+    return jsonify(body)

@@ -270,3 +270,20 @@ def test_no_arrival_on_a_suspended_agrement_nor_after_its_validity(client, key, 
     # the departure of a child already there is still declared
     assert client.post(f"/api/contracts/{contract_id}/departure", json={"end_date": TODAY.isoformat()},
                        headers=bearer(key)).status_code == 201
+
+
+def test_over_capacity_check_computes_the_day_totals_and_saves_nothing_then_her_totals_are_kept(client, key):
+    for n in range(3):
+        client.post("/api/contracts", json=arrival(name=f"Enfant{'abc'[n]}"), headers=bearer(key))
+    monday = MONDAY + dt.timedelta(days=7)
+    period = {"reason": "Vacances", "start_date": monday.isoformat(),
+              "end_date": (monday + dt.timedelta(days=1)).isoformat()}
+    checked = client.post("/api/over-capacity/check", json=period, headers=bearer(key))
+    assert checked.status_code == 200
+    assert checked.get_json()["day_totals"] == {monday.isoformat(): 3, (monday + dt.timedelta(days=1)).isoformat(): 0}
+    assert client.get("/api/over-capacity", headers=bearer(key)).get_json()["declarations"] == []
+    told = {monday.isoformat(): 7, (monday + dt.timedelta(days=1)).isoformat(): 6}
+    declared = client.post("/api/over-capacity", json={**period, "day_totals": told}, headers=bearer(key))
+    assert declared.status_code == 201 and declared.get_json()["day_totals"] == told
+    listed = client.get("/api/over-capacity", headers=bearer(key)).get_json()["declarations"]
+    assert [d["day_totals"] for d in listed] == [told]

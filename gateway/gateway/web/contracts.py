@@ -256,27 +256,43 @@ def index_week():
 @bp.route("/contrats/surnombre", methods=["GET", "POST"])
 @browser.login_required
 def index_over_capacity():
+    """Two steps: the reason and the days, then each day's total of under-11s (D421-17), computed from her
+    contracts by agrement-svc and corrected by her, before it is told to the PMI."""
     _assmat_only()
     form = Form(OVER_CAPACITY_FIELDS, request.form if request.method == "POST" else {})
-    if request.method == "POST":
-        if not form["reason"]:
-            form.error("reason", "Indiquez le motif (vacances scolaires, besoin imprévu…).")
-        _check_date(form, "start_date", "le premier jour")
-        _check_date(form, "end_date", "le dernier jour")
-        if form.ok:
-            try:
-                answer = _api("POST", "/api/over-capacity", json={
-                    "reason": form["reason"], "start_date": form["start_date"], "end_date": form["end_date"]})
-            except DownstreamError as error:
-                _show_refusal(form, error)
+    totals: dict[str, str] = {}
+    if request.method == "GET":
+        return render_template("contracts/over_capacity.html", form=form, totals=totals)
+    if not form["reason"]:
+        form.error("reason", "Indiquez le motif (vacances scolaires, besoin imprévu…).")
+    _check_date(form, "start_date", "le premier jour")
+    _check_date(form, "end_date", "le dernier jour")
+    body = {"reason": form["reason"], "start_date": form["start_date"], "end_date": form["end_date"]}
+    confirming = request.form.get("step") == "totals"
+    if form.ok:
+        try:
+            if not confirming:
+                checked = _api("POST", "/api/over-capacity/check", json=body)
+                totals = {day: str(value) for day, value in checked["day_totals"].items()}
+                return render_template("contracts/over_capacity.html", form=form, totals=totals)
+            told = {key[len("total_"):]: request.form[key].strip() for key in request.form
+                    if key.startswith("total_") and ISO_DATE.fullmatch(key[len("total_"):])}
+            totals = told
+            if any(not value.isdigit() for value in told.values()):
+                form.error("reason", "Chaque total doit être un nombre d'enfants (0 ou plus).")
             else:
+                answer = _api("POST", "/api/over-capacity", json={**body, "day_totals": {
+                    day: int(value) for day, value in told.items()}})
                 message = "L'accueil en surnombre est déclaré à la PMI."
                 if answer.get("late"):
                     message += " Il est signalé plus de 48 heures après son début (article D421-17 du CASF)."
                 flash(message, "success")
                 return redirect(url_for("contracts.index"), 303)
-    return (render_template("contracts/over_capacity.html", form=form),
-            200 if request.method == "GET" else 400)
+        except DownstreamError as error:
+            _show_refusal(form, error)
+            if "day_totals" in error.fields:
+                form.error("reason", error.fields["day_totals"])
+    return render_template("contracts/over_capacity.html", form=form, totals=totals), 400
 
 
 # --- Vos propres enfants --------------------------------------------------------------------------------------

@@ -149,14 +149,26 @@ def test_the_week_shows_the_engine_counts_and_breaches(client, downstream, urls,
     assert "du=2026-02-23" in html and "du=2026-03-09" in html   # previous and next weeks
 
 
-def test_an_over_capacity_period_is_declared(client, downstream, urls, logged_in, csrf):
+def test_an_over_capacity_period_is_declared_in_two_steps_with_her_day_totals(client, downstream, urls, logged_in,
+                                                                             csrf):
+    period = {"reason": "Vacances scolaires", "start_date": "2026-07-01", "end_date": "2026-07-02"}
+    downstream.post(f"{urls['agrement']}/api/over-capacity/check", json={
+        "id": None, "late": False, "day_totals": {"2026-07-01": 5, "2026-07-02": 4}, "days_used": {"2026": 2}})
+    step = post(client, csrf, "/espace-pro/contrats/surnombre", period)
+    html = step.get_data(as_text=True)
+    assert step.status_code == 200 and 'name="total_2026-07-01"' in html and 'value="5"' in html
+    assert calls_to(downstream, "/api/over-capacity") == []      # nothing told yet
     downstream.post(f"{urls['agrement']}/api/over-capacity", status=201,
-                    json={"id": "o1", "late": True, "day_totals": {"2026-07-01": 7}, "days_used": {"2026": 1}})
-    response = post(client, csrf, "/espace-pro/contrats/surnombre",
-                    {"reason": "Vacances scolaires", "start_date": "2026-07-01", "end_date": "2026-07-01"})
-    assert response.status_code == 303
+                    json={"id": "o1", "late": True, "day_totals": {"2026-07-01": 7, "2026-07-02": 4}})
+    done = post(client, csrf, "/espace-pro/contrats/surnombre",
+                {**period, "step": "totals", "total_2026-07-01": "7", "total_2026-07-02": "4"})
+    assert done.status_code == 303
     assert json.loads(calls_to(downstream, "/api/over-capacity")[0].request.body) == {
-        "reason": "Vacances scolaires", "start_date": "2026-07-01", "end_date": "2026-07-01"}
+        **period, "day_totals": {"2026-07-01": 7, "2026-07-02": 4}}
+    bad = post(client, csrf, "/espace-pro/contrats/surnombre",
+               {**period, "step": "totals", "total_2026-07-01": "sept", "total_2026-07-02": "4"})
+    assert bad.status_code == 400 and "Chaque total doit être un nombre" in bad.get_data(as_text=True)
+    assert 'value="sept"' in bad.get_data(as_text=True)
     missing = post(client, csrf, "/espace-pro/contrats/surnombre", {"reason": "", "start_date": "",
                                                                      "end_date": "2026-07-01"})
     assert missing.status_code == 400 and "Indiquez le motif" in missing.get_data(as_text=True)
