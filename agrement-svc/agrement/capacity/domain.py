@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 MAX_PLACES = 4                      # L421-4: an agrément never allows more than 4 children at the same time
 MAX_MINORS_UNDER_11 = 6             # L421-4: her minors under 11, own included
@@ -27,6 +28,7 @@ EXCEPTION_DAYS_PER_YEAR = 55        # D421-17
 EXCEPTION_NOTICE = dt.timedelta(hours=48)   # D421-17
 DECLARATION_DAYS = 8                # R421-39
 MINUTES_PER_DAY = 24 * 60
+DEPARTEMENT_TIME = ZoneInfo("Europe/Paris")  # days are the département's calendar days
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 
 
@@ -250,7 +252,7 @@ def check_exception(period: ExceptionPeriod, earlier: list[ExceptionPeriod], dec
             result.errors["end_date"] = (
                 f"L'accueil en surnombre est limité à {EXCEPTION_DAYS_PER_YEAR} jours par année civile (article "
                 f"D421-17) : cette déclaration porterait {year} à {used} jours.")
-    first_moment = dt.datetime.combine(period.start, dt.time(0, 0), tzinfo=declared_at.tzinfo)
+    first_moment = dt.datetime.combine(period.start, dt.time(0, 0), tzinfo=DEPARTEMENT_TIME)
     result.late = declared_at - first_moment > EXCEPTION_NOTICE
     return result
 

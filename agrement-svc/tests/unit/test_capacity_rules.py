@@ -132,6 +132,13 @@ def test_d421_17_55_days_a_calendar_year_told_within_48_hours(article, period, e
     assert check.late is late
 
 
+def test_d421_17_the_48_hours_run_from_midnight_in_the_departement():
+    # 1 July 00:00 in Paris is 30 June 22:00 UTC: 48 h later is 2 July 22:00 UTC.
+    period = ExceptionPeriod(dt.date(2026, 7, 1), dt.date(2026, 7, 1))
+    assert check_exception(period, [], dt.datetime(2026, 7, 2, 21, 59, tzinfo=UTC), "x").late is False
+    assert check_exception(period, [], dt.datetime(2026, 7, 2, 22, 1, tzinfo=UTC), "x").late is True
+
+
 def test_d421_17_a_reason_is_required():
     check = check_exception(ExceptionPeriod(MONDAY, MONDAY), [], dt.datetime(2026, 3, 2, tzinfo=UTC), "  ")
     assert "reason" in check.errors
