@@ -117,6 +117,9 @@ def test_an_assmat_declares_contracts_and_is_warned_before_a_child_too_many(port
     assert "votre circonscription de PMI en est informée" in page.content()
 
     page.goto(portal.base_url + "/espace-pro/contrats/semaine")
-    assert "Ma semaine d'accueil" in page.content() and "places d'agrément" in page.content()
+    assert "Ma semaine d'accueil" in page.content()
+    page.get_by_role("link", name="Semaine suivante").click()   # every contract has started by next Monday
+    page.wait_for_load_state()
+    assert f"{places + 1} enfants accueillis pour {places} places d'agrément" in page.content()
     shot(page, "capacity-week")
     page.close()
