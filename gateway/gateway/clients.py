@@ -27,10 +27,12 @@ _FALLBACK_MESSAGES = {404: "Ressource introuvable.", 401: "Authentification requ
 
 
 class DownstreamError(Exception):
-    def __init__(self, status: int, code: str, message: str, service: str = "", retry_after: int | None = None):
+    def __init__(self, status: int, code: str, message: str, service: str = "", retry_after: int | None = None,
+                 fields: dict[str, str] | None = None):
         super().__init__(f"{service}: {status} {code}")
         self.status, self.code, self.message, self.service = status, code, message, service
         self.retry_after = retry_after  # seconds, on a 429 too_many_attempts
+        self.fields = fields or {}      # a refusal field by field (`error.details.fields`), shown beside each field
 
 
 class ServiceUnavailable(Exception):
@@ -92,16 +94,19 @@ class Downstream:
             raise ServiceUnavailable(self.service) from None
 
     def _refusal(self, response: requests.Response) -> DownstreamError:
-        retry_after = None
+        retry_after, fields = None, None
         try:
             error = response.json()["error"]
             code, message = str(error["code"]), str(error["message"])
             if isinstance(error.get("retry_after"), int):
                 retry_after = error["retry_after"]
+            details = error.get("details")
+            if isinstance(details, dict) and isinstance(details.get("fields"), dict):
+                fields = {str(name): str(text) for name, text in details["fields"].items()}
         except (ValueError, KeyError, TypeError, AttributeError):
             code = f"http_{response.status_code}"
             message = _FALLBACK_MESSAGES.get(response.status_code, "La demande a été refusée.")
-        return DownstreamError(response.status_code, code, message, self.service, retry_after)
+        return DownstreamError(response.status_code, code, message, self.service, retry_after, fields)
 
     def health(self) -> None:
         self.request("GET", "/healthz", timeout=HEALTH_TIMEOUT)

@@ -8,10 +8,11 @@ from services.manifest import ServiceManifest
 
 
 def _blueprints():
-    from gateway.web import api, captcha, dev, franceconnect, pro, public, recovery, security, staff
-    from gateway.web import geolocation
+    # One per capability: a new capability adds its module here.
+    from gateway.web import (
+        api, captcha, contracts, dev, franceconnect, geolocation, pro, public, recovery, security, staff)
     return [public.bp, pro.bp, api.bp, dev.bp, captcha.bp, security.bp, recovery.bp, staff.bp, franceconnect.bp,
-            geolocation.bp]
+            geolocation.bp, contracts.bp]
 
 
 def _init_app(app, container) -> None:

@@ -65,3 +65,61 @@ structures = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# What assmats declare (migration 0004). Children's personal data is what R421-39 asks and no more, and is erased a
+# set time after departure (contracts/commands.erase_departed_children, AGREMENT_CHILD_DATA_RETENTION_DAYS).
+own_children = sa.Table(
+    "own_children", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("pmi_number", sa.String(6), nullable=False, index=True),
+    sa.Column("first_name", sa.String(100), nullable=False),
+    sa.Column("birth_date", sa.Date, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+contracts = sa.Table(
+    "contracts", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("pmi_number", sa.String(6), nullable=False, index=True),
+    sa.Column("circonscription", sa.String(100), nullable=False, index=True),
+    sa.Column("child_first_name", sa.String(100)),          # null once erased
+    sa.Column("child_birth_date", sa.Date),                 # null once erased
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("end_date", sa.Date),                         # the departure, once declared
+    sa.Column("schedule", sa.JSON),                         # [{"weekday": 0, "start": "08:00", "end": "18:00"}]
+    sa.Column("representatives", sa.JSON),                  # null once erased
+    sa.Column("late", sa.Boolean, nullable=False),          # any of its declarations was late (R421-39)
+    sa.Column("over_capacity", sa.Boolean, nullable=False),  # saved despite a breach of L421-4
+    sa.Column("declared_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("erased_at", sa.DateTime(timezone=True)),
+)
+
+# One row per declaration to the PMI (arrival, change, departure): what the back office lists. No child data.
+contract_declarations = sa.Table(
+    "contract_declarations", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("contract_id", sa.String(32), nullable=False, index=True),
+    sa.Column("pmi_number", sa.String(6), nullable=False, index=True),
+    sa.Column("circonscription", sa.String(100), nullable=False, index=True),
+    sa.Column("kind", sa.String(10), nullable=False),       # arrival | change | departure
+    sa.Column("effective_date", sa.Date, nullable=False),
+    sa.Column("declared_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("late", sa.Boolean, nullable=False),
+    sa.Column("over_capacity", sa.Boolean, nullable=False),
+    sa.Column("exceedances", sa.JSON),                      # [{"label", "rules", "messages"}] when over capacity
+)
+
+# L421-4 III / D421-17: exceptional over-capacity, told within 48 hours with the day's total of under-11s.
+over_capacity_declarations = sa.Table(
+    "over_capacity_declarations", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("pmi_number", sa.String(6), nullable=False, index=True),
+    sa.Column("circonscription", sa.String(100), nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("end_date", sa.Date, nullable=False),
+    sa.Column("day_totals", sa.JSON, nullable=False),       # {"2026-07-01": 7, ...}: under-11s each day
+    sa.Column("declared_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("late", sa.Boolean, nullable=False),
+)

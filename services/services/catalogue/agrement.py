@@ -40,3 +40,20 @@ STRUCTURE_CLOSED = EventSpec(
     "structure.closed", 1, "agrement-svc", _STRUCTURE_FIELDS,
     "The structure closed (status `closed` in the extract): its account is disabled.",
     consumers=("identity",))
+
+# What assmats declare (agrement-svc/agrement/contracts, capacity): no child's name or birth date travels; the back
+# office reads them from agrement-svc. `subject` is the PMI number.
+CONTRACT_DECLARED = EventSpec(
+    "contract.declared", 1, "agrement-svc",
+    ("declaration_id", "contract_id", "pmi_number", "circonscription", "kind", "effective_date", "declared_at",
+     "late", "over_capacity"),
+    "An arrival, change or departure declared to the PMI (R421-39); `late`: more than 8 days after it.")
+CAPACITY_EXCEEDED = EventSpec(
+    "capacity.exceeded", 1, "agrement-svc",
+    ("pmi_number", "circonscription", "contract_id", "declaration_id", "exceedances"),
+    "A declaration saved although the children present break L421-4: flagged to the circonscription.")
+OVER_CAPACITY_DECLARED = EventSpec(
+    "capacity.over_capacity_declared", 1, "agrement-svc",
+    ("declaration_id", "pmi_number", "circonscription", "start_date", "end_date", "reason", "day_totals", "late"),
+    "An exceptional over-capacity (L421-4 III) told to the PMI with each day's total of under-11s (D421-17); "
+    "`late`: told more than 48 hours after its first day.")

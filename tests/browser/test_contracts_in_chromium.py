@@ -1,0 +1,125 @@
+"""The Contrats and Vos propres enfants tabs in Chromium, on the whole portal: an assmat declares a late arrival
+(R421-39 flag), registers her own child, reads her week, fills her places and is warned by the capacity engine
+before a child too many (L421-4), confirms it, and the declaration is flagged. Screenshots in test-artifacts/.
+
+The back office half (an agent of the assmat's circonscription sees the declaration, one of another does not) is
+the reports branch's pages; agrement-svc's scoping is tested in agrement-svc/tests/api/test_contracts_api.py."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from services.testing import eventually
+from tests.browser.conftest import shot
+from tests.e2e.portal import write_demo_extract
+
+pytestmark = pytest.mark.browser
+PASSWORD = "le chat dort sur la fenêtre bleue"  # clear of the e-mail's words (password policy)
+
+
+@pytest.fixture(scope="module")
+def assmat(portal, tmp_path_factory):
+    extract = tmp_path_factory.mktemp("contracts") / "demo.csv"
+    rows = write_demo_extract(portal, extract, count=6, seed=21, first_pmi_number=345000, name_tag="-CTR")
+    assert portal.run_import(extract).returncode == 0
+    return next(r for r in rows[1:] if r["status"] == "active")
+
+
+def _captcha(page, portal):
+    challenge = page.locator("input[name=captcha_id]").get_attribute("value")
+    page.get_by_label("Caractères de l'image").fill(portal.captcha_answer(challenge))
+
+
+def _activate_and_log_in(page, portal, row):
+    year, month, day = row["birth_date"].split("-")
+    email = f"contrats.{row['pmi_number']}@example.org"
+    portal.wait_for_holder(row["pmi_number"])
+    page.goto(portal.base_url + "/espace-pro/activation")
+    page.get_by_label("Numéro de dossier PMI").fill(row["pmi_number"])
+    page.get_by_label("Jour").fill(day)
+    page.get_by_label("Mois").fill(month)
+    page.get_by_label("Année").fill(year)
+    _captcha(page, portal)
+    page.get_by_role("button", name="Continuer").click()
+    page.wait_for_url("**/espace-pro/activation/compte")
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
+    page.get_by_label("Confirmez le mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Créer mon compte").click()
+    page.wait_for_url("**/courriel-envoye")
+    eventually(lambda: portal.mails_to(email), timeout=30, message="no mail in the sink")
+    page.goto(portal.base_url + "/dev/mails")
+    page.locator("tr", has_text=email).get_by_role("link").first.click()
+    page.locator("a[href*='/espace-pro/activation/confirmer']").first.click()
+    page.wait_for_load_state()
+    page.goto(portal.base_url + "/espace-pro/connexion")
+    for _ in range(2):
+        page.get_by_label("Numéro de dossier PMI").fill(row["pmi_number"])
+        page.get_by_label("Mot de passe").fill(PASSWORD)
+        if page.locator("input[name=captcha_id]").count():
+            _captcha(page, portal)
+        page.get_by_role("button", name="Se connecter").click()
+        page.wait_for_load_state()
+        if "/connexion" not in page.url:
+            break
+    page.wait_for_url("**/espace-pro")
+
+
+def _declare(page, portal, name, birth, start, confirm=False):
+    page.goto(portal.base_url + "/espace-pro/contrats/nouveau")
+    page.get_by_label("Prénom de l'enfant").fill(name)
+    page.get_by_label("Date de naissance de l'enfant").fill(birth.isoformat())
+    page.get_by_label("Date d'arrivée").fill(start.isoformat())
+    page.get_by_label("Lundi, arrivée").fill("08:00")
+    page.get_by_label("Lundi, départ").fill("17:30")
+    page.get_by_label("Nom du représentant 1").fill("Camille Parent")
+    page.get_by_label("Téléphone du représentant 1").fill("06 12 34 56 78")
+    page.get_by_role("button", name="Déclarer l'arrivée").click()
+    page.wait_for_load_state()
+
+
+def test_an_assmat_declares_contracts_and_is_warned_before_a_child_too_many(portal, chromium, assmat):
+    page = chromium.new_page(locale="fr-FR")
+    _activate_and_log_in(page, portal, assmat)
+    today = dt.date.today()
+    pupil = today.replace(year=today.year - 6, day=1)
+
+    page.get_by_role("link", name="Contrats").click()
+    assert "dans les 8 jours" in page.content()
+    _declare(page, portal, "Léa", pupil, today - dt.timedelta(days=20))
+    assert "/espace-pro/contrats/" in page.url
+    assert "après le délai de 8 jours" in page.content()
+    shot(page, "contract-declared-late")
+    page.goto(portal.base_url + "/espace-pro/contrats")
+    assert "Léa" in page.content() and "Déclaré hors délai" in page.content()
+
+    page.get_by_role("link", name="Vos propres enfants").click()
+    page.get_by_label("Prénom").fill("Tom")
+    page.get_by_label("Date de naissance").fill(today.replace(year=today.year - 1, day=1).isoformat())
+    page.get_by_role("button", name="Ajouter").click()
+    page.wait_for_load_state()
+    assert "compte parmi les moins de 3 ans" in page.content()
+    shot(page, "own-children")
+
+    places = int(assmat["capacity_total"])
+    for n in range(places - 1):
+        _declare(page, portal, f"Enfant{'abcd'[n]}", pupil, today)
+        assert "/contrats/nouveau" not in page.url, page.content()
+    _declare(page, portal, "Zoé", pupil, today)
+    assert "dépasse votre capacité d'accueil" in page.content()
+    assert f"pour {places} places d'agrément" in page.content()
+    shot(page, "capacity-warning")
+    assert page.get_by_label("Prénom de l'enfant").input_value() == "Zoé"   # what was typed is kept
+    page.get_by_label("Je confirme cette déclaration malgré le dépassement").check()
+    page.get_by_role("button", name="Déclarer l'arrivée").click()
+    page.wait_for_load_state()
+    assert "votre circonscription de PMI en est informée" in page.content()
+
+    page.goto(portal.base_url + "/espace-pro/contrats/semaine")
+    assert "Ma semaine d'accueil" in page.content()
+    page.get_by_role("link", name="Semaine suivante").click()   # every contract has started by next Monday
+    page.wait_for_load_state()
+    assert f"{places + 1} enfants accueillis pour {places} places d'agrément" in page.content()
+    shot(page, "capacity-week")
+    page.close()
