@@ -60,6 +60,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.jinja_env.filters.update(date_fr=date_fr, person_name=person_name,
                                  status_label=lambda code: STATUS_LABELS.get(code, code or ""),
                                  place_label=lambda code: PLACE_LABELS.get(code, code or ""))
+    # The espace pro's tab bar shows a tab only when its page is part of this build (pro/_tabs.html).
+    app.jinja_env.globals.update(tab_available=lambda endpoint: endpoint in app.view_functions)
     app.jinja_env.globals.update(plural=plural, site={
         "departement": settings.departement, "departement_name": settings.departement_name,
         "pmi_phone": settings.pmi_phone, "is_local": settings.is_local,
