@@ -6,14 +6,21 @@ from agrement.extract.cli import bench_command, demo_extract_command, import_com
 from agrement.settings import Settings, load_settings
 from agrement.structures.cli import demo_structures_command, import_structures_command
 from services.catalogue.agrement import (
-    AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN, STRUCTURE_CLOSED, STRUCTURE_MODIFIED,
-    STRUCTURE_REGISTERED)
+    AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN, REPORT_RECEIVED, REPORT_STATUS_CHANGED, STRUCTURE_CLOSED,
+    STRUCTURE_MODIFIED, STRUCTURE_REGISTERED)
 from services.manifest import ServiceManifest
 
 
 def _blueprints():
+    from agrement.decisions.routes import bp as decisions
     from agrement.my_agrement.routes import bp as my_agrement
-    return [my_agrement]
+    from agrement.reports.routes import bp as reports
+    return [my_agrement, reports, decisions]
+
+
+def _init_app(app, container) -> None:
+    # A report carries up to 3 attachments, base64 in JSON: room for them above the kernel's 2 MiB default.
+    app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024 + 3 * container.settings.report_attachment_max_bytes * 4 // 3
 
 
 MANIFEST = ServiceManifest(
@@ -25,9 +32,10 @@ MANIFEST = ServiceManifest(
     container=bootstrap,
     blueprints=_blueprints,
     publishes=(AGREMENT_GRANTED, AGREMENT_MODIFIED, AGREMENT_WITHDRAWN, STRUCTURE_REGISTERED, STRUCTURE_MODIFIED,
-               STRUCTURE_CLOSED),
+               STRUCTURE_CLOSED, REPORT_RECEIVED, REPORT_STATUS_CHANGED),
     commands={"import": import_command, "demo-extract": demo_extract_command, "bench": bench_command,
               "import-structures": import_structures_command, "demo-structures": demo_structures_command},
+    init_app=_init_app,
     migrations="agrement:migrations",
     default_port=8102,
 )

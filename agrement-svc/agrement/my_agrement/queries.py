@@ -26,3 +26,21 @@ def own_agrement(session: Session, pmi_number: str) -> dict | None:
     commune = get_commune(row["commune_insee"])
     body["commune_name"] = commune.name if commune else None
     return body
+
+
+def history(session: Session, pmi_number: str) -> list[dict]:
+    """The agrément's history, newest first: each staff decision with what it changed and why; the first entry is
+    its registration (from the PMI extract)."""
+    from agrement.adapters.orm import agrement_history
+    from agrement.decisions.domain import ACTION_LABELS
+    rows = session.execute(sa.select(agrement_history).where(agrement_history.c.pmi_number == pmi_number)
+                           .order_by(agrement_history.c.at.desc())).mappings().all()
+    entries = [{"at": row["at"].isoformat(), "action": row["action"],
+                "label": ACTION_LABELS.get(row["action"], row["action"]), "changes": row["changes"],
+                "reason": row["reason"]} for row in rows]
+    created = session.execute(sa.select(agrements.c.created_at).where(agrements.c.pmi_number == pmi_number)
+                              ).scalar_one_or_none()
+    if created is not None:
+        entries.append({"at": created.isoformat(), "action": "registered", "label": "Enregistrement de l'agrément",
+                        "changes": {}, "reason": None})
+    return entries
