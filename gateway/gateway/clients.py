@@ -27,10 +27,12 @@ _FALLBACK_MESSAGES = {404: "Ressource introuvable.", 401: "Authentification requ
 
 
 class DownstreamError(Exception):
-    def __init__(self, status: int, code: str, message: str, service: str = "", retry_after: int | None = None):
+    def __init__(self, status: int, code: str, message: str, service: str = "", retry_after: int | None = None,
+                 fields: dict[str, str] | None = None):
         super().__init__(f"{service}: {status} {code}")
         self.status, self.code, self.message, self.service = status, code, message, service
         self.retry_after = retry_after  # seconds, on a 429 too_many_attempts
+        self.fields = fields or {}      # a refusal field by field (`error.details.fields`), shown beside each field
 
 
 class ServiceUnavailable(Exception):
@@ -92,16 +94,19 @@ class Downstream:
             raise ServiceUnavailable(self.service) from None
 
     def _refusal(self, response: requests.Response) -> DownstreamError:
-        retry_after = None
+        retry_after, fields = None, None
         try:
             error = response.json()["error"]
             code, message = str(error["code"]), str(error["message"])
             if isinstance(error.get("retry_after"), int):
                 retry_after = error["retry_after"]
+            details = error.get("details")
+            if isinstance(details, dict) and isinstance(details.get("fields"), dict):
+                fields = {str(name): str(text) for name, text in details["fields"].items()}
         except (ValueError, KeyError, TypeError, AttributeError):
             code = f"http_{response.status_code}"
             message = _FALLBACK_MESSAGES.get(response.status_code, "La demande a été refusée.")
-        return DownstreamError(response.status_code, code, message, self.service, retry_after)
+        return DownstreamError(response.status_code, code, message, self.service, retry_after, fields)
 
     def health(self) -> None:
         self.request("GET", "/healthz", timeout=HEALTH_TIMEOUT)
@@ -202,6 +207,40 @@ class IdentityClient(ServiceClient):
 class AgrementClient(ServiceClient):
     def my_agrement(self, token: str) -> dict:
         return self.downstream.json("GET", "/api/agrements/me", token=token)
+
+    def my_history(self, token: str) -> dict:
+        return self.downstream.json("GET", "/api/agrements/me/history", token=token)
+
+    def submit_report(self, token: str, body: dict) -> dict:
+        """`body`: kind, text, the kind's fields, `attachments` as [{"file_name", "content" (base64)}]."""
+        return self.downstream.json("POST", "/api/reports", token=token, json=body)
+
+    def my_reports(self, token: str) -> dict:
+        return self.downstream.json("GET", "/api/reports/mine", token=token)
+
+    # The back office (staff tokens; agrement-svc scopes every answer by the token's circonscriptions).
+    def backoffice_reports(self, token: str, status: str | None = None) -> dict:
+        return self.downstream.json("GET", "/api/backoffice/reports", token=token, params={"status": status})
+
+    def backoffice_report(self, token: str, report_id: str) -> dict:
+        return self.downstream.json("GET", f"/api/backoffice/reports/{_segment(report_id)}", token=token)
+
+    def backoffice_attachment(self, token: str, report_id: str, attachment_id: str) -> tuple[bytes, str]:
+        response = self.downstream.request(
+            "GET", f"/api/backoffice/reports/{_segment(report_id)}/attachments/{_segment(attachment_id)}",
+            token=token, accept="*/*")
+        return response.content, response.headers.get("Content-Type", "application/octet-stream")
+
+    def move_report(self, token: str, report_id: str, status: str, message: str) -> dict:
+        return self.downstream.json("POST", f"/api/backoffice/reports/{_segment(report_id)}/status", token=token,
+                                    json={"status": status, "message": message})
+
+    def backoffice_agrement(self, token: str, pmi_number: str) -> dict:
+        return self.downstream.json("GET", f"/api/backoffice/agrements/{_segment(pmi_number)}", token=token)
+
+    def decide(self, token: str, pmi_number: str, body: dict) -> dict:
+        return self.downstream.json("POST", f"/api/backoffice/agrements/{_segment(pmi_number)}/decisions",
+                                    token=token, json=body)
 
 
 class NotifyClient(ServiceClient):

@@ -8,8 +8,10 @@ from services.manifest import ServiceManifest
 
 
 def _blueprints():
-    from gateway.web import api, captcha, dev, franceconnect, pro, public, recovery, security, staff
-    return [public.bp, pro.bp, api.bp, dev.bp, captcha.bp, security.bp, recovery.bp, staff.bp, franceconnect.bp]
+    from gateway.web import (agrement_tab, api, backoffice, captcha, dev, franceconnect, pro, public, recovery,
+                             security, staff)
+    return [public.bp, pro.bp, api.bp, dev.bp, captcha.bp, security.bp, recovery.bp, staff.bp, franceconnect.bp,
+            agrement_tab.bp, backoffice.bp]
 
 
 def _init_app(app, container) -> None:
