@@ -238,6 +238,13 @@ class AgrementClient(ServiceClient):
     def backoffice_agrement(self, token: str, pmi_number: str) -> dict:
         return self.downstream.json("GET", f"/api/backoffice/agrements/{_segment(pmi_number)}", token=token)
 
+    def mairie_list(self, token: str, insee_code: str, kind: str) -> tuple[bytes, str, str]:
+        """A commune's list for its mairie: (bytes, content type, Content-Disposition)."""
+        response = self.downstream.request("GET", f"/api/backoffice/mairie-lists/{_segment(insee_code)}.{kind}",
+                                           token=token, accept="*/*")
+        return (response.content, response.headers.get("Content-Type", "application/octet-stream"),
+                response.headers.get("Content-Disposition", "attachment"))
+
     def decide(self, token: str, pmi_number: str, body: dict) -> dict:
         return self.downstream.json("POST", f"/api/backoffice/agrements/{_segment(pmi_number)}/decisions",
                                     token=token, json=body)

@@ -170,3 +170,27 @@ def agrement(pmi_number: str):
             flash("La décision est enregistrée ; elle figure dans l'historique de l'agrément.", "success")
             return redirect(url_for("backoffice.agrement", pmi_number=pmi_number), 303)
     return _agrement_page(token, pmi_number, form, 400)
+
+
+@bp.get("/listes-mairies")
+def mairie_lists():
+    _token()
+    raw = request.args.get("commune", "").strip()
+    form = Form(("commune",), {"commune": raw})
+    if raw and not (len(raw) == 5 and raw.isascii() and raw.isalnum()):
+        form.error("commune", "Le code INSEE d'une commune comporte 5 caractères, par exemple 28085 pour Chartres.")
+    return render_template("backoffice/mairie_lists.html", form=form,
+                           commune=raw if raw and form.ok else None), (400 if form.errors else 200)
+
+
+@bp.get("/listes-mairies/<insee_code>.<kind>")
+def mairie_list(insee_code: str, kind: str):
+    token = _token()
+    if kind not in ("csv", "pdf"):
+        abort(404)
+    try:
+        content, content_type, disposition = _agrement_client().mairie_list(token, insee_code, kind)
+    except DownstreamError as error:
+        _not_found_or_raise(error)
+    return Response(content, content_type=content_type, headers={"Content-Disposition": disposition,
+                                                                 "X-Content-Type-Options": "nosniff"})

@@ -154,3 +154,17 @@ def test_a_decision_is_sent_and_its_refusal_shown_beside_the_field(client, downs
     [call] = [c for c in downstream.calls if c.request.url.endswith("/decisions")]
     assert json.loads(call.request.body) == {"action": "modify", "capacity_total": "5", "validity_end": "2030-08-31"}
     assert client.get("/espace-pmi/agrements?numero=28 00 01").headers["Location"] == "/espace-pmi/agrements/280001"
+
+
+def test_the_mairie_lists_page_offers_both_formats_and_passes_the_file_through(client, downstream, csrf):
+    _staff_login(client, downstream, csrf)
+    assert client.get("/espace-pmi/listes-mairies?commune=28<>").status_code == 400
+    page = client.get("/espace-pmi/listes-mairies?commune=28085").get_data(as_text=True)
+    assert 'href="/espace-pmi/listes-mairies/28085.pdf"' in page and 'href="/espace-pmi/listes-mairies/28085.csv"' in page
+    downstream.add(responses.GET, f"{AGREMENT}/api/backoffice/mairie-lists/28085.pdf", body=b"%PDF-1.4 list",
+                   content_type="application/pdf",
+                   headers={"Content-Disposition": 'attachment; filename="liste-assmats-28085.pdf"'})
+    response = client.get("/espace-pmi/listes-mairies/28085.pdf")
+    assert (response.status_code, response.content_type, response.data) == (200, "application/pdf", b"%PDF-1.4 list")
+    assert "liste-assmats-28085.pdf" in response.headers["Content-Disposition"]
+    assert downstream.calls[-1].request.headers["Authorization"] == "Bearer staff-access"
