@@ -12,11 +12,12 @@ from services.manifest import ServiceManifest
 
 
 def _blueprints():
+    from agrement.backoffice.routes import bp as backoffice
     from agrement.decisions.routes import bp as decisions
     from agrement.mairie_lists.routes import bp as mairie_lists
     from agrement.my_agrement.routes import bp as my_agrement
     from agrement.reports.routes import bp as reports
-    return [my_agrement, reports, decisions, mairie_lists]
+    return [my_agrement, reports, decisions, mairie_lists, backoffice]
 
 
 def _init_app(app, container) -> None:

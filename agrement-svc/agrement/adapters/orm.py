@@ -27,6 +27,8 @@ agrements = sa.Table(
     sa.Column("validity_end", sa.Date, nullable=False),
     sa.Column("status", sa.String(20), nullable=False, index=True),
     sa.Column("publication_opposed", sa.Boolean, nullable=False),
+    # Recorded by PMI staff (issue 7, migration 0005): on the site without contact details. Not in the extract.
+    sa.Column("publication_contact_hidden", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("place_type", sa.String(10), nullable=False),
     sa.Column("mam_id", sa.String(50), index=True),
     sa.Column("mam_name", sa.String(200)),

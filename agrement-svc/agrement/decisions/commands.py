@@ -41,16 +41,20 @@ def apply_decision(uow: UnitOfWork, pmi_number: str, action: str, body: dict, *,
         raise ApiError(404, "not_found", "Agrément introuvable dans votre circonscription.")
     changes, reason = decide(dict(current), action, body)
     now = dt.datetime.now(dt.timezone.utc)
-    record = {**(current["record"] or {}), **{name: _jsonable(value) for name, value in changes.items()}}
+    # The record keeps the extract's fields only (the contact-hidden choice is the back office's own column, which
+    # the extract never resets): its fingerprint stays comparable with the next extract's rows.
+    record = {**(current["record"] or {}),
+              **{name: _jsonable(value) for name, value in changes.items() if name != "publication_contact_hidden"}}
+    record.pop("changed_fields", None)
     session.execute(agrements.update().where(agrements.c.pmi_number == pmi_number).values(
-        **changes, record=record, fingerprint=_fingerprint({k: v for k, v in record.items()
-                                                            if k != "changed_fields"}), updated_at=now))
+        **changes, record=record, fingerprint=_fingerprint(record), updated_at=now))
     session.execute(agrement_history.insert().values(
         id=uuid.uuid4().hex, pmi_number=pmi_number, at=now, action=action, reason=reason, actor=actor,
         changes={name: [_jsonable(current[name]), _jsonable(value)] for name, value in changes.items()}))
     spec = AGREMENT_WITHDRAWN if changes.get("status") in _ENDING and current["status"] not in _ENDING \
         else AGREMENT_MODIFIED
-    data = {name: value for name, value in record.items() if name != "changed_fields"}
+    data = {**record, "publication_contact_hidden": changes.get("publication_contact_hidden",
+                                                                current["publication_contact_hidden"])}
     if spec is AGREMENT_MODIFIED:
         data["changed_fields"] = sorted(changes)
     uow.add_event(spec.build(pmi_number, data))

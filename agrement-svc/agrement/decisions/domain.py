@@ -15,9 +15,15 @@ ACTIONS = {
     "withdraw": ({ACTIVE, TEMPORARY_STOP, SUSPENDED}, WITHDRAWN),
     "temporary_stop": ({ACTIVE}, TEMPORARY_STOP),
     "resume": ({TEMPORARY_STOP, SUSPENDED}, ACTIVE),
+    # D421-15: the assmat may oppose publication; PMI staff record her choice (the L421-8 lists keep her).
+    "publication": ({ACTIVE, TEMPORARY_STOP, SUSPENDED}, None),
 }
 ACTION_LABELS = {"modify": "Modification", "suspend": "Suspension", "withdraw": "Retrait",
-                 "temporary_stop": "Arrêt temporaire", "resume": "Reprise d'activité"}
+                 "temporary_stop": "Arrêt temporaire", "resume": "Reprise d'activité",
+                 "publication": "Choix de publication"}
+# Her choice about the public site: published; off the site; on the site without any contact details.
+PUBLICATION_CHOICES = {"published": (False, False), "opposed": (True, False), "no_contact": (False, True)}
+
 # Suspension and withdrawal are decisions the assmat may contest: they always state their reason.
 REASON_REQUIRED = {"suspend", "withdraw"}
 MODIFIABLE = ("capacity_total", "capacity_under_3", "validity_end")
@@ -48,6 +54,18 @@ def decide(current: dict, action: str, body: dict) -> tuple[dict, str | None]:
     changes: dict = {}
     if status_after is not None:
         changes["status"] = status_after
+    if action == "publication":
+        choice = body.get("publication")
+        if choice not in PUBLICATION_CHOICES:
+            errors["publication"] = "Choisissez : publiée, retirée du site, ou publiée sans coordonnées."
+        else:
+            opposed, hidden = PUBLICATION_CHOICES[choice]
+            if opposed != current["publication_opposed"]:
+                changes["publication_opposed"] = opposed
+            if hidden != bool(current["publication_contact_hidden"]):
+                changes["publication_contact_hidden"] = hidden
+            if not changes:
+                errors["publication"] = "C'est déjà le choix enregistré."
     if action == "modify":
         changes.update(_modifications(current, body, errors))
         if not errors and not changes:

@@ -63,7 +63,8 @@ def event_for(previous: dict | None, record: AgrementRecord, fingerprint: str) -
 
 def _columns(record: AgrementRecord) -> dict:
     names = [column.name for column in agrements.columns
-             if column.name not in ("record", "fingerprint", "created_at", "updated_at")]
+             if column.name not in ("record", "fingerprint", "created_at", "updated_at",
+                                    "publication_contact_hidden")]   # the back office's, not the extract's
     values = {name: getattr(record, name) for name in names}
     values["status"] = record.status.value
     values["place_type"] = record.place_type.value

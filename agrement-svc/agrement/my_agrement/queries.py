@@ -10,8 +10,8 @@ from services.communes import get_commune
 # What the assmat sees of her own agrément (the birth date is hers, but it is not shown back: no need).
 _OWN_FIELDS = ("pmi_number", "civility", "first_name", "last_name", "birth_name", "email", "phone", "address_line",
                "address_complement", "postcode", "commune_insee", "circonscription", "capacity_total",
-               "capacity_under_3", "validity_start", "validity_end", "status", "publication_opposed", "place_type",
-               "mam_id", "mam_name")
+               "capacity_under_3", "validity_start", "validity_end", "status", "publication_opposed", "publication_contact_hidden",
+               "place_type", "mam_id", "mam_name")
 
 
 def own_agrement(session: Session, pmi_number: str) -> dict | None:

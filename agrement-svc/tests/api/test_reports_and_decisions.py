@@ -227,3 +227,36 @@ def test_an_agent_of_another_circonscription_cannot_see_or_decide(client, contai
     shown = client.get("/api/backoffice/agrements/280001", headers=staff(key)).get_json()
     assert shown["circonscription"] == "Chartres" and shown["history"][0]["action"] == "registered"
     assert client.get("/api/backoffice/agrements/abc", headers=staff(key)).status_code == 404
+
+
+def test_publication_choices_are_recorded_as_events_and_listed_as_oppositions_in_scope(client, container, key):
+    url = "/api/backoffice/agrements/280001/decisions"
+    assert client.post(url, json={"action": "publication", "publication": "no_contact"},
+                       headers=staff(key)).status_code == 200
+    last = events(container, "agrement.modified")[-1]["data"]
+    assert (last["publication_opposed"], last["publication_contact_hidden"]) == (False, True)
+    assert last["changed_fields"] == ["publication_contact_hidden"]
+    listed = client.get("/api/backoffice/oppositions", headers=staff(key)).get_json()["agrements"]
+    assert [(a["pmi_number"], a["choice"]) for a in listed] == [("280001", "no_contact")]   # Chartres only
+    assert client.post(url, json={"action": "publication", "publication": "opposed"},
+                       headers=staff(key)).status_code == 200
+    last = events(container, "agrement.modified")[-1]["data"]
+    assert (last["publication_opposed"], last["publication_contact_hidden"]) == (True, False)
+    assert client.get("/api/backoffice/oppositions", headers=staff(key)).get_json()["agrements"][0]["choice"] == \
+        "opposed"
+    # Dreux's agent sees Dreux's opposition of the demo (FAUCHER), never Chartres'.
+    dreux = client.get("/api/backoffice/oppositions", headers=staff(key, circonscriptions=("Dreux",)))
+    assert [a["last_name"] for a in dreux.get_json()["agrements"]] == ["FAUCHER"]
+    same = client.post(url, json={"action": "publication", "publication": "opposed"}, headers=staff(key))
+    assert same.status_code == 400 and "publication" in same.get_json()["error"]["details"]["fields"]
+    assert client.post(url, json={"action": "publication", "publication": "x"}, headers=staff(key)).status_code == 400
+
+
+def test_an_extract_after_a_decision_keeps_the_contact_hidden_choice(client, container, key):
+    client.post("/api/backoffice/agrements/280001/decisions", json={"action": "publication",
+                                                                   "publication": "no_contact"}, headers=staff(key))
+    before = len(events(container))
+    import_extract(container.session_factory, generate_demo_extract(count=10).splitlines(keepends=True), "d.csv")
+    # Same extract again: nothing changed for it (the record and its fingerprint are the extract's), no event.
+    assert len(events(container)) == before
+    assert client.get("/api/agrements/me", headers=assmat(key)).get_json()["publication_contact_hidden"] is True

@@ -1,4 +1,4 @@
-"""agréments' history of staff decisions, reports of a change of situation and their attachments (issue 7)
+"""agréments' publication choice without contact details, history of staff decisions, reports of a change of situation and their attachments (issue 7)
 
 Revision ID: 0005
 Revises: 0003 (the contracts' 0004 also revises 0003: the integrator chains them)
@@ -13,6 +13,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("agrements") as batch:
+        batch.add_column(sa.Column("publication_contact_hidden", sa.Boolean, nullable=False,
+                                   server_default=sa.false()))
     op.create_table(
         "agrement_history",
         sa.Column("id", sa.String(32), primary_key=True),
@@ -51,3 +54,5 @@ def downgrade() -> None:
     op.drop_table("report_attachments")
     op.drop_table("situation_reports")
     op.drop_table("agrement_history")
+    with op.batch_alter_table("agrements") as batch:
+        batch.drop_column("publication_contact_hidden")
