@@ -245,6 +245,9 @@ class AgrementClient(ServiceClient):
         return (response.content, response.headers.get("Content-Type", "application/octet-stream"),
                 response.headers.get("Content-Disposition", "attachment"))
 
+    def backoffice_oppositions(self, token: str) -> dict:
+        return self.downstream.json("GET", "/api/backoffice/oppositions", token=token)
+
     def decide(self, token: str, pmi_number: str, body: dict) -> dict:
         return self.downstream.json("POST", f"/api/backoffice/agrements/{_segment(pmi_number)}/decisions",
                                     token=token, json=body)

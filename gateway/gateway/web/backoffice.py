@@ -22,9 +22,12 @@ BACKOFFICE_ROLES = ("pmi_agent", "pmi_central")
 STATUSES = (("received", "Reçus"), ("in_progress", "En cours"), ("processed", "Traités"), ("refused", "Refusés"))
 MOVES = (("in_progress", "Prendre en charge"), ("processed", "Marquer traité"), ("refused", "Refuser"))
 ACTIONS = (("temporary_stop", "Arrêt temporaire"), ("resume", "Reprise d'activité"), ("suspend", "Suspension"),
-           ("withdraw", "Retrait"), ("modify", "Modification (capacité, fin de validité)"))
+           ("withdraw", "Retrait"), ("modify", "Modification (capacité, fin de validité)"),
+           ("publication", "Choix de publication sur le site (article D421-15)"))
+PUBLICATION = (("published", "Publiée avec ses coordonnées"), ("opposed", "Opposée : retirée du site"),
+               ("no_contact", "Publiée sans aucune coordonnée"))
 MOVE_FIELDS = ("status", "message")
-DECISION_FIELDS = ("action", "reason", "capacity_total", "capacity_under_3", "validity_end")
+DECISION_FIELDS = ("action", "reason", "capacity_total", "capacity_under_3", "validity_end", "publication")
 
 
 class NotStaff(Exception):
@@ -139,7 +142,8 @@ def _agrement_page(token: str, pmi_number: str, form: Form, status: int = 200):
         agrement = _agrement_client().backoffice_agrement(token, pmi_number)
     except DownstreamError as error:
         _not_found_or_raise(error)
-    return render_template("backoffice/agrement.html", agrement=agrement, form=form, actions=ACTIONS), status
+    return render_template("backoffice/agrement.html", agrement=agrement, form=form, actions=ACTIONS,
+                           publication=PUBLICATION), status
 
 
 @bp.route("/agrements/<pmi_number>", methods=["GET", "POST"])
@@ -194,3 +198,13 @@ def mairie_list(insee_code: str, kind: str):
         _not_found_or_raise(error)
     return Response(content, content_type=content_type, headers={"Content-Disposition": disposition,
                                                                  "X-Content-Type-Options": "nosniff"})
+
+
+@bp.get("/oppositions")
+def oppositions():
+    token = _token()
+    try:
+        found = _agrement_client().backoffice_oppositions(token).get("agrements", [])
+    except DownstreamError as error:
+        _not_found_or_raise(error)
+    return render_template("backoffice/oppositions.html", agrements=found, labels=dict(PUBLICATION))

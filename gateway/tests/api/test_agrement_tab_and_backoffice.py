@@ -168,3 +168,22 @@ def test_the_mairie_lists_page_offers_both_formats_and_passes_the_file_through(c
     assert (response.status_code, response.content_type, response.data) == (200, "application/pdf", b"%PDF-1.4 list")
     assert "liste-assmats-28085.pdf" in response.headers["Content-Disposition"]
     assert downstream.calls[-1].request.headers["Authorization"] == "Bearer staff-access"
+
+
+def test_oppositions_are_listed_and_a_publication_choice_is_sent(client, downstream, csrf):
+    _staff_login(client, downstream, csrf)
+    downstream.add(responses.GET, f"{AGREMENT}/api/backoffice/oppositions", json={"agrements": [
+        {"pmi_number": "811056", "first_name": "Nathalie", "last_name": "FAUCHER", "circonscription": "Dreux",
+         "choice": "no_contact"}]})
+    html = client.get("/espace-pmi/oppositions").get_data(as_text=True)
+    assert "Nathalie FAUCHER (811056)" in html and "Publiée sans aucune coordonnée" in html
+    downstream.add(responses.GET, f"{AGREMENT}/api/backoffice/agrements/280001",
+                   json={**ME, **HISTORY, "publication_contact_hidden": False})
+    downstream.add(responses.POST, f"{AGREMENT}/api/backoffice/agrements/280001/decisions", json={})
+    page = client.get("/espace-pmi/agrements/280001").get_data(as_text=True)
+    assert "Publiée avec ses coordonnées" in page
+    done = client.post("/espace-pmi/agrements/280001", data={"action": "publication", "publication": "opposed",
+                                                             "csrf_token": csrf_of(page)})
+    assert done.status_code == 303
+    [call] = [c for c in downstream.calls if c.request.url.endswith("/decisions")]
+    assert json.loads(call.request.body) == {"action": "publication", "publication": "opposed"}
