@@ -245,6 +245,9 @@ class AgrementClient(ServiceClient):
         return (response.content, response.headers.get("Content-Type", "application/octet-stream"),
                 response.headers.get("Content-Disposition", "attachment"))
 
+    def backoffice_declarations(self, token: str) -> dict:
+        return self.downstream.json("GET", "/api/backoffice/declarations", token=token)
+
     def backoffice_oppositions(self, token: str) -> dict:
         return self.downstream.json("GET", "/api/backoffice/oppositions", token=token)
 

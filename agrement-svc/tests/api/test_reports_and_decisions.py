@@ -260,3 +260,29 @@ def test_an_extract_after_a_decision_keeps_the_contact_hidden_choice(client, con
     # Same extract again: nothing changed for it (the record and its fingerprint are the extract's), no event.
     assert len(events(container)) == before
     assert client.get("/api/agrements/me", headers=assmat(key)).get_json()["publication_contact_hidden"] is True
+
+
+def test_flagged_declarations_come_from_the_registered_sources_within_the_scope(client, key):
+    from agrement.backoffice import declarations
+    asked = []
+
+    def contracts_source(session, circonscriptions):
+        # A source that forgets to filter: the back office filters again.
+        asked.append(circonscriptions)
+        return [{"kind": "late", "pmi_number": "280001", "first_name": "Marie", "last_name": "DUPONT",
+                 "circonscription": "Chartres", "at": "2027-01-10", "summary": "Arrivée déclarée 12 jours après"},
+                {"kind": "over_capacity", "pmi_number": "280002", "first_name": "Luc", "last_name": "MARTIN",
+                 "circonscription": "Dreux", "at": "2027-01-11", "summary": "5 enfants le mardi 8 h"}]
+
+    assert client.get("/api/backoffice/declarations", headers=staff(key)).get_json() == {"declarations": []}
+    declarations.register(contracts_source)
+    try:
+        rows = client.get("/api/backoffice/declarations", headers=staff(key)).get_json()["declarations"]
+        assert [(r["pmi_number"], r["kind_label"]) for r in rows] == [
+            ("280001", "Déclaration tardive (plus de 8 jours, R421-39)")]
+        assert asked == [("Chartres",)]
+        central = client.get("/api/backoffice/declarations", headers=staff(key, role="pmi_central",
+                                                                           circonscriptions=()))
+        assert [r["pmi_number"] for r in central.get_json()["declarations"]] == ["280002", "280001"]
+    finally:
+        declarations.unregister(contracts_source)

@@ -208,3 +208,13 @@ def oppositions():
     except DownstreamError as error:
         _not_found_or_raise(error)
     return render_template("backoffice/oppositions.html", agrements=found, labels=dict(PUBLICATION))
+
+
+@bp.get("/declarations")
+def declarations():
+    token = _token()
+    try:
+        found = _agrement_client().backoffice_declarations(token).get("declarations", [])
+    except DownstreamError as error:
+        _not_found_or_raise(error)
+    return render_template("backoffice/declarations.html", declarations=found)

@@ -187,3 +187,13 @@ def test_oppositions_are_listed_and_a_publication_choice_is_sent(client, downstr
     assert done.status_code == 303
     [call] = [c for c in downstream.calls if c.request.url.endswith("/decisions")]
     assert json.loads(call.request.body) == {"action": "publication", "publication": "opposed"}
+
+
+def test_flagged_declarations_are_listed_with_a_link_to_the_agrement(client, downstream, csrf):
+    _staff_login(client, downstream, csrf)
+    downstream.add(responses.GET, f"{AGREMENT}/api/backoffice/declarations", json={"declarations": [
+        {"kind": "late", "kind_label": "Déclaration tardive (plus de 8 jours, R421-39)", "pmi_number": "280001",
+         "first_name": "Marie", "last_name": "DUPONT", "circonscription": "Chartres", "at": "2027-01-10",
+         "summary": "Arrivée déclarée 12 jours après"}]})
+    html = client.get("/espace-pmi/declarations").get_data(as_text=True)
+    assert 'href="/espace-pmi/agrements/280001"' in html and "10 janvier 2027" in html and "R421-39" in html
