@@ -176,3 +176,13 @@ def test_a_pmi_number_keeps_its_leading_zeros():
 
 def test_corsican_insee_codes_are_accepted(make):
     assert agrement_state(make.agrement_data(commune_insee="2A004", postcode="20000")).commune_insee == "2A004"
+
+
+@pytest.mark.parametrize("hidden", [None, False, True])
+def test_a_fiche_published_without_contact_details_never_learns_them(make, hidden):
+    data = make.agrement_data(validity_end="2027-12-31", email="a@example.org", phone="02 37 00 00 00")
+    if hidden is not None:
+        data["publication_contact_hidden"] = hidden   # agrement-svc's back office: "publiée sans coordonnées"
+    state = agrement_state(data)
+    assert (state.email, state.phone) == ((None, None) if hidden else ("a@example.org", "02 37 00 00 00"))
+    assert unpublished_reason(state, TODAY) is None   # still on the site
