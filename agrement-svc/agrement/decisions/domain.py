@@ -20,7 +20,7 @@ ACTIONS = {
 }
 ACTION_LABELS = {"modify": "Modification", "suspend": "Suspension", "withdraw": "Retrait",
                  "temporary_stop": "Arrêt temporaire", "resume": "Reprise d'activité",
-                 "publication": "Choix de publication"}
+                 "publication": "Choix de publication", "extract": "Mise à jour par la PMI"}
 # Her choice about the public site: published; off the site; on the site without any contact details.
 PUBLICATION_CHOICES = {"published": (False, False), "opposed": (True, False), "no_contact": (False, True)}
 

@@ -24,6 +24,8 @@ ME = {"pmi_number": "280001", "civility": "Mme", "first_name": "Marie", "last_na
 HISTORY = {"history": [
     {"at": "2025-03-02T10:00:00+00:00", "action": "suspend", "label": "Suspension",
      "changes": {"status": ["active", "suspended"]}, "reason": "Enquête en cours"},
+    {"at": "2024-06-01T10:00:00+00:00", "action": "extract", "label": "Mise à jour par la PMI",
+     "changes": {"phone": [None, "02 37 00 00 01"], "publication_opposed": [False, True]}, "reason": None},
     {"at": "2024-01-01T10:00:00+00:00", "action": "registered", "label": "Enregistrement de l'agrément",
      "changes": {}, "reason": None}]}
 STAFF_ANSWER = {"access_token": "staff-access", "expires_in": 900, "refresh_token": "staff-refresh",
@@ -44,6 +46,8 @@ def test_the_agrement_tab_shows_the_agrement_and_its_history_with_the_tab_bar(cl
     html = client.get("/espace-pro/agrement").get_data(as_text=True)
     assert "Mme Marie DUPONT" in html and "1er septembre 2021" in html and "dont 2 enfants de moins de 3 ans" in html
     assert "Historique de l'agrément" in html and "Suspension" in html and "Motif : Enquête en cours" in html
+    assert "En cours de validité → Agrément suspendu" in html
+    assert "Téléphone :" in html and "— → 02 37 00 00 01" in html and "non → oui" in html
     assert 'aria-label="Rubriques de l\'espace pro"' in html or "Rubriques de l&#39;espace pro" in html
     assert 'href="/espace-pro/agrement" aria-current="page"' in html
     assert 'href="/espace-pro/signalements"' in html
