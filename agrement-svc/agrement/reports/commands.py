@@ -57,8 +57,9 @@ def move_report(uow: UnitOfWork, report_id: str, target: str, message: str, allo
         raise ApiError(404, "not_found", "Signalement introuvable dans votre circonscription.")
     problem = check_transition(report["status"], target, message or "")
     if problem:
-        raise ApiError(409 if target in ("in_progress", "processed", "refused") else 400, "invalid_transition",
-                       problem)
+        code, text = problem
+        field = "message" if code == "invalid_message" else "status"
+        raise ApiError(409 if code == "invalid_transition" else 400, code, text, {"fields": {field: text}})
     now = _now()
     message = (message or "").strip() or None
     session.execute(situation_reports.update().where(situation_reports.c.id == report_id)

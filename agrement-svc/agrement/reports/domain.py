@@ -113,7 +113,7 @@ def decode_attachments(items, max_bytes: int) -> tuple[list[Attachment], str | N
     return attachments, None
 
 
-def _text(value, limit: int) -> str:
+def _text(value) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
@@ -132,7 +132,7 @@ def check_report(body: dict, attachments: list[Attachment], today: dt.date) -> R
     kind = body.get("kind")
     if kind not in KINDS:
         errors["kind"] = "Choisissez le type de changement à signaler."
-    text = _text(body.get("text"), TEXT_MAX)
+    text = _text(body.get("text"))
     if len(text) > TEXT_MAX:
         errors["text"] = f"Le message ne doit pas dépasser {TEXT_MAX} caractères."
     elif kind in ("other", "household", "housing") and not text:
@@ -147,13 +147,13 @@ def check_report(body: dict, attachments: list[Attachment], today: dt.date) -> R
                 f"Un déménagement se signale au moins {MOVING_NOTICE_DAYS} jours avant l'emménagement (article "
                 f"R421-41 du CASF) : la date doit être le {(today + dt.timedelta(days=MOVING_NOTICE_DAYS)).strftime('%d/%m/%Y')} "
                 "ou après. Pour un déménagement plus proche, appelez votre circonscription de PMI.")
-        address = _text(body.get("new_address_line"), 300)
+        address = _text(body.get("new_address_line"))
         if not address or len(address) > 300:
             errors["new_address_line"] = "Indiquez la nouvelle adresse (300 caractères au plus)."
-        postcode = _text(body.get("new_postcode"), 5)
+        postcode = _text(body.get("new_postcode"))
         if not _POSTCODE.fullmatch(postcode):
             errors["new_postcode"] = "Le code postal comporte 5 chiffres."
-        commune = _text(body.get("new_commune"), 100)
+        commune = _text(body.get("new_commune"))
         if not commune or len(commune) > 100:
             errors["new_commune"] = "Indiquez la commune de la nouvelle adresse."
         if moving_date is not None:
@@ -174,15 +174,17 @@ def check_report(body: dict, attachments: list[Attachment], today: dt.date) -> R
     return Report(kind=kind, text=text, details=details, attachments=tuple(attachments))
 
 
-def check_transition(current: str, target: str, message: str) -> str | None:
-    """Why staff may not move a report from `current` to `target` (French), or None."""
+def check_transition(current: str, target: str, message: str) -> tuple[str, str] | None:
+    """Why staff may not move a report from `current` to `target`, as (code, French message), or None. Codes:
+    `invalid_status` (no such step), `invalid_transition` (the step does not follow), `invalid_message`."""
     if target not in STATUS_LABELS or target == RECEIVED:
-        return "Choisissez l'étape suivante : en cours, traité ou refusé."
+        return "invalid_status", "Choisissez l'étape suivante : en cours, traité ou refusé."
     if target not in TRANSITIONS.get(current, set()):
-        return f"Ce signalement est déjà « {STATUS_LABELS.get(current, current)} » : il ne peut plus passer à " \
-               f"« {STATUS_LABELS[target]} »."
+        return "invalid_transition", (f"Ce signalement est déjà « {STATUS_LABELS.get(current, current)} » : il ne "
+                                      f"peut plus passer à « {STATUS_LABELS[target]} ».")
     if target == REFUSED and not message.strip():
-        return "Un refus s'accompagne d'un message à l'assistant·e maternel·le qui en explique la raison."
+        return "invalid_message", ("Un refus s'accompagne d'un message à l'assistant·e maternel·le qui en explique "
+                                   "la raison.")
     if len(message) > TEXT_MAX:
-        return f"Le message ne doit pas dépasser {TEXT_MAX} caractères."
+        return "invalid_message", f"Le message ne doit pas dépasser {TEXT_MAX} caractères."
     return None

@@ -146,11 +146,13 @@ def test_the_workflow_moves_on_with_an_event_each_step_and_a_refusal_needs_a_mes
     url = f"/api/backoffice/reports/{report_id}/status"
     assert client.post(url, json={"status": "in_progress"}, headers=staff(key)).get_json()["status"] == "in_progress"
     refused = client.post(url, json={"status": "refused"}, headers=staff(key))
-    assert (refused.status_code, refused.get_json()["error"]["code"]) == (409, "invalid_transition")
+    assert (refused.status_code, refused.get_json()["error"]["code"]) == (400, "invalid_message")
+    assert "message" in refused.get_json()["error"]["details"]["fields"]
     done = client.post(url, json={"status": "refused", "message": "Pièce manquante"}, headers=staff(key))
     assert done.get_json()["staff_message"] == "Pièce manquante"
     again = client.post(url, json={"status": "processed"}, headers=staff(key))
-    assert again.status_code == 409
+    assert (again.status_code, again.get_json()["error"]["code"]) == (409, "invalid_transition")
+    assert client.post(url, json={"status": "archived"}, headers=staff(key)).status_code == 400
     steps = [(e["data"]["previous_status"], e["data"]["status"]) for e in events(container, "report.status_changed")]
     assert steps == [("received", "in_progress"), ("in_progress", "refused")]
     assert events(container, "report.status_changed")[-1]["data"]["message"] == "Pièce manquante"

@@ -55,15 +55,17 @@ def test_attachments_are_told_by_content_and_must_agree_with_their_name(name, co
         assert "\\" not in attachment.file_name and "/" not in attachment.file_name
 
 
-@pytest.mark.parametrize("current,target,message,allowed", [
-    ("received", "in_progress", "", True), ("received", "processed", "", True),
-    ("received", "refused", "", False), ("received", "refused", "Pièce manquante", True),
-    ("in_progress", "processed", "", True), ("in_progress", "in_progress", "", False),
-    ("processed", "refused", "Non", False), ("refused", "processed", "", False), ("received", "received", "", False),
-    ("received", "archived", "", False),
+@pytest.mark.parametrize("current,target,message,refusal", [
+    ("received", "in_progress", "", None), ("received", "processed", "", None),
+    ("received", "refused", "", "invalid_message"), ("received", "refused", "Pièce manquante", None),
+    ("in_progress", "processed", "", None), ("in_progress", "in_progress", "", "invalid_transition"),
+    ("processed", "refused", "Non", "invalid_transition"), ("refused", "processed", "", "invalid_transition"),
+    ("received", "received", "", "invalid_status"), ("received", "archived", "", "invalid_status"),
+    ("received", "processed", "x" * 4001, "invalid_message"),
 ])
-def test_the_workflow(current, target, message, allowed):
-    assert (check_transition(current, target, message) is None) is allowed
+def test_the_workflow(current, target, message, refusal):
+    problem = check_transition(current, target, message)
+    assert (problem[0] if problem else None) == refusal
 
 
 AGREMENT = {"status": "active", "capacity_total": 3, "capacity_under_3": 2, "validity_start": dt.date(2025, 1, 1),

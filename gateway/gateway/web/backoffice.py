@@ -105,7 +105,8 @@ def report(report_id: str):
         except DownstreamError as error:
             if error.status == 404:
                 abort(404)
-            form.error("message" if "message" in error.message.lower() else "status", error.message)
+            for name, message in (error.fields or {"status": error.message}).items():
+                form.error(name if name in MOVE_FIELDS else "status", message)
         else:
             flash("Le signalement a changé d'étape ; l'assistant·e maternel·le en est informé·e par e-mail.",
                   "success")
