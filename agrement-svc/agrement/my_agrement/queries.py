@@ -41,6 +41,7 @@ def history(session: Session, pmi_number: str) -> list[dict]:
     created = session.execute(sa.select(agrements.c.created_at).where(agrements.c.pmi_number == pmi_number)
                               ).scalar_one_or_none()
     if created is not None:
-        entries.append({"at": created.isoformat(), "action": "registered", "label": "Enregistrement de l'agrément",
-                        "changes": {}, "reason": None})
+        # The day the portal first received it from the PMI's extract (the agrément's own start is its validity).
+        entries.append({"at": created.isoformat(), "action": "registered",
+                        "label": "Agrément reçu par le portail (extraction de la PMI)", "changes": {}, "reason": None})
     return entries

@@ -26,7 +26,7 @@ HISTORY = {"history": [
      "changes": {"status": ["active", "suspended"]}, "reason": "Enquête en cours"},
     {"at": "2024-06-01T10:00:00+00:00", "action": "extract", "label": "Mise à jour par la PMI",
      "changes": {"phone": [None, "02 37 00 00 01"], "publication_opposed": [False, True]}, "reason": None},
-    {"at": "2024-01-01T10:00:00+00:00", "action": "registered", "label": "Enregistrement de l'agrément",
+    {"at": "2024-01-01T10:00:00+00:00", "action": "registered", "label": "Agrément reçu par le portail (extraction de la PMI)",
      "changes": {}, "reason": None}]}
 STAFF_ANSWER = {"access_token": "staff-access", "expires_in": 900, "refresh_token": "staff-refresh",
                 "account": {"id": "s-1", "role": "pmi_agent", "pmi_number": None, "display_name": "Agnès Agent",
