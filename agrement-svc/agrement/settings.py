@@ -12,6 +12,9 @@ class Settings(BaseSettings):
                   "representatives are erased (the contract's dates and declarations stay, nameless)")
     child_data_sweep_seconds: int = setting(
         3600, help="how often the worker looks for children's data to erase (0: never; the job is idempotent)")
+    report_attachment_max_bytes: int = setting(
+        1_000_000, help="largest attachment of a report of a change of situation, in bytes (PDF, PNG or JPEG; "
+                        "at most 3 a report)")
 
 
 def load_settings() -> Settings:

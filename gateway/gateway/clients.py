@@ -232,6 +232,53 @@ class AgrementClient(ServiceClient):
     def my_agrement(self, token: str) -> dict:
         return self.downstream.json("GET", "/api/agrements/me", token=token)
 
+    def my_history(self, token: str) -> dict:
+        return self.downstream.json("GET", "/api/agrements/me/history", token=token)
+
+    def submit_report(self, token: str, body: dict) -> dict:
+        """`body`: kind, text, the kind's fields, `attachments` as [{"file_name", "content" (base64)}]."""
+        return self.downstream.json("POST", "/api/reports", token=token, json=body)
+
+    def my_reports(self, token: str) -> dict:
+        return self.downstream.json("GET", "/api/reports/mine", token=token)
+
+    # The back office (staff tokens; agrement-svc scopes every answer by the token's circonscriptions).
+    def backoffice_reports(self, token: str, status: str | None = None) -> dict:
+        return self.downstream.json("GET", "/api/backoffice/reports", token=token, params={"status": status})
+
+    def backoffice_report(self, token: str, report_id: str) -> dict:
+        return self.downstream.json("GET", f"/api/backoffice/reports/{_segment(report_id)}", token=token)
+
+    def backoffice_attachment(self, token: str, report_id: str, attachment_id: str) -> tuple[bytes, str]:
+        response = self.downstream.request(
+            "GET", f"/api/backoffice/reports/{_segment(report_id)}/attachments/{_segment(attachment_id)}",
+            token=token, accept="*/*")
+        return response.content, response.headers.get("Content-Type", "application/octet-stream")
+
+    def move_report(self, token: str, report_id: str, status: str, message: str) -> dict:
+        return self.downstream.json("POST", f"/api/backoffice/reports/{_segment(report_id)}/status", token=token,
+                                    json={"status": status, "message": message})
+
+    def backoffice_agrement(self, token: str, pmi_number: str) -> dict:
+        return self.downstream.json("GET", f"/api/backoffice/agrements/{_segment(pmi_number)}", token=token)
+
+    def mairie_list(self, token: str, insee_code: str, kind: str) -> tuple[bytes, str, str]:
+        """A commune's list for its mairie: (bytes, content type, Content-Disposition)."""
+        response = self.downstream.request("GET", f"/api/backoffice/mairie-lists/{_segment(insee_code)}.{kind}",
+                                           token=token, accept="*/*")
+        return (response.content, response.headers.get("Content-Type", "application/octet-stream"),
+                response.headers.get("Content-Disposition", "attachment"))
+
+    def backoffice_declarations(self, token: str) -> dict:
+        return self.downstream.json("GET", "/api/backoffice/declarations", token=token)
+
+    def backoffice_oppositions(self, token: str) -> dict:
+        return self.downstream.json("GET", "/api/backoffice/oppositions", token=token)
+
+    def decide(self, token: str, pmi_number: str, body: dict) -> dict:
+        return self.downstream.json("POST", f"/api/backoffice/agrements/{_segment(pmi_number)}/decisions",
+                                    token=token, json=body)
+
 
 class NotifyClient(ServiceClient):
     def sink_page(self, subpath: str) -> tuple[str, str]:

@@ -10,9 +10,10 @@ from services.manifest import ServiceManifest
 def _blueprints():
     # One per capability: a new capability adds its module here.
     from gateway.web import (
-        api, captcha, contracts, dev, franceconnect, geolocation, pro, public, recovery, security, staff)
+        agrement_tab, api, backoffice, captcha, contracts, dev, franceconnect, geolocation, pro, public, recovery,
+        security, staff)
     return [public.bp, pro.bp, api.bp, dev.bp, captcha.bp, security.bp, recovery.bp, staff.bp, franceconnect.bp,
-            geolocation.bp, contracts.bp]
+            geolocation.bp, contracts.bp, agrement_tab.bp, backoffice.bp]
 
 
 def _init_app(app, container) -> None:

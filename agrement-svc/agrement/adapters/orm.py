@@ -27,6 +27,8 @@ agrements = sa.Table(
     sa.Column("validity_end", sa.Date, nullable=False),
     sa.Column("status", sa.String(20), nullable=False, index=True),
     sa.Column("publication_opposed", sa.Boolean, nullable=False),
+    # Recorded by PMI staff (issue 7, migration 0005): on the site without contact details. Not in the extract.
+    sa.Column("publication_contact_hidden", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("place_type", sa.String(10), nullable=False),
     sa.Column("mam_id", sa.String(50), index=True),
     sa.Column("mam_name", sa.String(200)),
@@ -122,4 +124,42 @@ over_capacity_declarations = sa.Table(
     sa.Column("day_totals", sa.JSON, nullable=False),       # {"2026-07-01": 7, ...}: under-11s each day
     sa.Column("declared_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("late", sa.Boolean, nullable=False),
+)
+
+# The history of an agrément: each decision of PMI staff in the back office (and what it changed), shown to the
+# assmat in her Agrément tab (migration 0005).
+agrement_history = sa.Table(
+    "agrement_history", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("pmi_number", sa.String(6), nullable=False, index=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("changes", sa.JSON, nullable=False),        # {field: [before, after]}
+    sa.Column("reason", sa.Text),
+    sa.Column("actor", sa.String(200), nullable=False),
+)
+
+# Reports of a change of situation (issue 7), routed to the circonscription of the agrément when received.
+situation_reports = sa.Table(
+    "situation_reports", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("pmi_number", sa.String(6), nullable=False, index=True),
+    sa.Column("circonscription", sa.String(100), nullable=False, index=True),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),        # the kind's own fields (moving: date and new address)
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("staff_message", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+report_attachments = sa.Table(
+    "report_attachments", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("report_id", sa.String(32), sa.ForeignKey("situation_reports.id"), nullable=False, index=True),
+    sa.Column("file_name", sa.String(200), nullable=False),
+    sa.Column("content_type", sa.String(50), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
 )

@@ -84,3 +84,31 @@ def over_capacity_for_staff(session: Session, circonscriptions: tuple[str, ...] 
              "start_date": _iso(r["start_date"]), "end_date": _iso(r["end_date"]), "day_totals": r["day_totals"],
              "declared_at": _iso(r["declared_at"]), "late": r["late"]}
             for r in session.execute(query).mappings()]
+
+
+_KIND_FR = {"arrival": "arrivée", "change": "modification", "departure": "départ"}
+
+
+def flagged_for_backoffice(session: Session, circonscriptions: tuple[str, ...] | None) -> list[dict]:
+    """The back office's source of flagged declarations (agrement.backoffice.declarations): late or over-capacity
+    declarations of contracts, and every exceptional over-capacity (L421-4 III), as rows of that list."""
+    rows = []
+    for declaration in declarations_for_staff(session, circonscriptions, flagged_only=True):
+        first_name, _, last_name = declaration["assmat_name"].partition(" ")
+        kind = "over_capacity" if declaration["over_capacity"] else "late"
+        summary = (f"Déclaration d'{_KIND_FR.get(declaration['kind'], declaration['kind'])} du "
+                   f"{declaration['effective_date']}, faite le {declaration['declared_at'][:10]}"
+                   + (" (plus de 8 jours après)" if declaration["late"] else "")
+                   + (", capacité dépassée" if declaration["over_capacity"] else ""))
+        rows.append({"kind": kind, "pmi_number": declaration["pmi_number"], "first_name": first_name,
+                     "last_name": last_name, "circonscription": declaration["circonscription"],
+                     "at": declaration["declared_at"], "summary": summary})
+    for declaration in over_capacity_for_staff(session, circonscriptions):
+        first_name, _, last_name = declaration["assmat_name"].partition(" ")
+        rows.append({"kind": "exceptional_over_capacity", "pmi_number": declaration["pmi_number"],
+                     "first_name": first_name, "last_name": last_name,
+                     "circonscription": declaration["circonscription"], "at": declaration["declared_at"],
+                     "summary": f"Du {declaration['start_date']} au {declaration['end_date']} : "
+                                f"{declaration['reason']}" + (" (dit plus de 48 heures après)"
+                                                              if declaration["late"] else "")})
+    return rows

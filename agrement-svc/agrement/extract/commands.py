@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
-from agrement.adapters.orm import agrements, import_runs
+from agrement.adapters.orm import agrement_history, agrements, import_runs
 from agrement.extract.domain.format import (AgrementRecord, AgrementStatus, Rejection, iter_extract,
                                             record_fingerprint, record_to_dict)
 from services.catalogue import EventSpec
@@ -63,7 +63,8 @@ def event_for(previous: dict | None, record: AgrementRecord, fingerprint: str) -
 
 def _columns(record: AgrementRecord) -> dict:
     names = [column.name for column in agrements.columns
-             if column.name not in ("record", "fingerprint", "created_at", "updated_at")]
+             if column.name not in ("record", "fingerprint", "created_at", "updated_at",
+                                    "publication_contact_hidden")]   # the back office's, not the extract's
     values = {name: getattr(record, name) for name in names}
     values["status"] = record.status.value
     values["place_type"] = record.place_type.value
@@ -82,6 +83,7 @@ def apply_batch(uow: UnitOfWork, records: list[AgrementRecord], report: ImportRe
         .where(agrements.c.pmi_number.in_(numbers))).mappings()}
     now = dt.datetime.now(dt.timezone.utc)
     new_rows: list[dict] = []
+    history_rows: list[dict] = []
     for record in records:
         fingerprint = record_fingerprint(record)
         previous = known.get(record.pmi_number)
@@ -95,10 +97,20 @@ def apply_batch(uow: UnitOfWork, records: list[AgrementRecord], report: ImportRe
             new_rows.append({**values, "created_at": now})
         else:
             session.execute(agrements.update().where(agrements.c.pmi_number == record.pmi_number).values(**values))
-            data = {**data, "changed_fields": _changed_fields(previous["record"], data)}
+            changed = _changed_fields(previous["record"], data)
+            data = {**data, "changed_fields": changed}
+            # The agrément's history (its Agrément tab) shows what the PMI's extract changed, beside staff decisions;
+            # the birth date is never shown back.
+            history_rows.append({
+                "id": uuid.uuid4().hex, "pmi_number": record.pmi_number, "at": now, "action": "extract",
+                "reason": None, "actor": "extract",
+                "changes": {name: [previous["record"].get(name), data[name]] for name in changed
+                            if name != "birth_date"}})
         uow.add_event(spec.build(record.pmi_number, data))
     if new_rows:  # one executemany: per-row statements made imports of a whole département crawl
         session.execute(agrements.insert(), new_rows)
+    if history_rows:
+        session.execute(agrement_history.insert(), history_rows)
 
 
 def import_extract(session_factory: sessionmaker, lines: Iterable[str], file_name: str, *, batch_size: int = 500,

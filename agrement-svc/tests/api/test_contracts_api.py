@@ -141,6 +141,13 @@ def test_over_capacity_warns_before_saving_then_is_flagged_to_the_circonscriptio
     central = client.get("/api/backoffice/contract-declarations", headers=bearer(key, role="pmi_central")).get_json()
     assert len(central["declarations"]) == 5
     assert client.get("/api/backoffice/contract-declarations", headers=bearer(key)).status_code == 403
+    # The back office's list of flagged declarations (the reports half's page) reads the same, scoped alike.
+    flagged = client.get("/api/backoffice/declarations",
+                         headers=bearer(key, role="pmi_agent", circonscriptions=["Chartres"])).get_json()
+    assert [row["kind"] for row in flagged["declarations"]] == ["over_capacity"]
+    assert "capacité dépassée" in flagged["declarations"][0]["summary"]
+    assert client.get("/api/backoffice/declarations", headers=bearer(
+        key, role="pmi_agent", circonscriptions=["Dreux"])).get_json()["declarations"] == []
 
 
 def test_own_under_3s_take_no_place_but_count_in_the_4_under_3(client, key):

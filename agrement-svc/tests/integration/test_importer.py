@@ -70,6 +70,12 @@ def test_a_changed_row_is_a_modification_naming_the_changed_fields(session_facto
     last = outbox_events(session_factory)[-1]
     assert last["type"] == "agrement.modified" and last["data"]["last_name"] == "NOUVEAUNOM"
     assert last["data"]["changed_fields"] == ["last_name"]
+    # The agrément's history keeps what the extract changed (shown in the assmat's Agrément tab).
+    from agrement.my_agrement.queries import history
+    with session_factory() as session:
+        entries = history(session, DEMO_ROWS[3].split(";")[0])
+    assert entries[0]["action"] == "extract" and entries[0]["changes"]["last_name"][1] == "NOUVEAUNOM"
+    assert entries[-1]["action"] == "registered" and len(entries) == 2
 
 
 def test_withdrawal_is_its_own_event_and_a_row_missing_from_an_extract_is_not_a_withdrawal(session_factory):

@@ -184,3 +184,13 @@ def test_the_pin_shown_is_geo_svcs_public_point_when_it_sends_one():
     # An event from before geo-svc sent public points: the commune's point, as before.
     assert shown_point(None, None, "housenumber", 48.4461, 1.4792, 48.4435, 1.4882) == (48.4435, 1.4882)
     assert shown_point(48.4470, None, "housenumber", 48.4461, 1.4792, 48.4435, 1.4882) == (48.4435, 1.4882)
+
+
+@pytest.mark.parametrize("hidden", [None, False, True])
+def test_a_fiche_published_without_contact_details_never_learns_them(make, hidden):
+    data = make.agrement_data(validity_end="2027-12-31", email="a@example.org", phone="02 37 00 00 00")
+    if hidden is not None:
+        data["publication_contact_hidden"] = hidden   # agrement-svc's back office: "publiée sans coordonnées"
+    state = agrement_state(data)
+    assert (state.email, state.phone) == ((None, None) if hidden else ("a@example.org", "02 37 00 00 00"))
+    assert unpublished_reason(state, TODAY) is None   # still on the site

@@ -57,3 +57,16 @@ OVER_CAPACITY_DECLARED = EventSpec(
     ("declaration_id", "pmi_number", "circonscription", "start_date", "end_date", "reason", "day_totals", "late"),
     "An exceptional over-capacity (L421-4 III) told to the PMI with each day's total of under-11s (D421-17); "
     "`late`: told more than 48 hours after its first day.")
+# Reports of a change of situation (issue 7; CASF R421-41 for moving). `subject` is the report's id. Each step of
+# the workflow is an event carrying what the mail to the assmat needs (her e-mail and name, the PMI's message).
+_REPORT_FIELDS = (
+    "report_id", "pmi_number", "circonscription", "kind", "status", "message", "email", "first_name", "last_name",
+    "at",
+)
+
+REPORT_RECEIVED = EventSpec(
+    "report.received", 1, "agrement-svc", _REPORT_FIELDS,
+    "An assmat reported a change of situation; it is routed to her circonscription (status `received`).")
+REPORT_STATUS_CHANGED = EventSpec(
+    "report.status_changed", 1, "agrement-svc", _REPORT_FIELDS + ("previous_status",),
+    "PMI staff moved a report on (`in_progress`, `processed`, or `refused` with a message for the assmat).")

@@ -82,9 +82,14 @@ def agrement_state(data: Mapping[str, Any]) -> AgrementState:
 
     if not isinstance(data.get("publication_opposed"), bool):
         raise InvalidEvent("agrément field publication_opposed is not a boolean")
+    # The assmat asked her PMI to stay on the site without any contact details (recorded in agrement-svc's back
+    # office; absent from the extract's events): the fiche never learns them, so no page can show them.
+    contact_hidden = data.get("publication_contact_hidden") is True
     return AgrementState(
         civility=text("civility", limit=10), first_name=text("first_name", required=True),
-        last_name=text("last_name", required=True), email=text("email", limit=254), phone=text("phone", limit=30),
+        last_name=text("last_name", required=True),
+        email=None if contact_hidden else text("email", limit=254),
+        phone=None if contact_hidden else text("phone", limit=30),
         postcode=matching("postcode", is_postcode), commune_insee=matching("commune_insee", is_insee_code),
         capacity_total=count("capacity_total"), capacity_under_3=count("capacity_under_3"),
         validity_start=day("validity_start"), validity_end=day("validity_end"), status=status(data),

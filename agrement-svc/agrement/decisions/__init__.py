@@ -1,0 +1,1 @@
+"""PMI staff decisions on an agrément in the back office (modify, suspend, withdraw, temporary stop, resumption)."""
