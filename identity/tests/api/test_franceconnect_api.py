@@ -15,6 +15,7 @@ from joserfc.jwk import ECKey, RSAKey
 from werkzeug.serving import make_server
 
 from identity import create_app
+from identity.tests.conftest import solved_captcha
 from identity.adapters.orm import metadata
 from identity.franceconnect.dev_provider.app import create_app as create_provider
 from identity.settings import Settings
@@ -142,7 +143,8 @@ def test_activation_links_a_matching_identity_and_opens_a_session(fc, flow, hold
     activated = outbox("identity.account_activated")
     assert [event["data"]["method"] for event in activated] == ["franceconnect"]
     # Active now: step 1 refuses it, and FranceConnect logs it in.
-    assert client.post("/api/activation/check", json={"pmi_number": "280001", "birth_date": "1985-04-12"}) \
+    assert client.post("/api/activation/check", json={"pmi_number": "280001", "birth_date": "1985-04-12",
+                                                      **solved_captcha(client)}) \
         .status_code == 400
     again = fc.sign_in("marie", "login")
     assert again.status_code == 200 and again.json["account"]["id"] == body["account"]["id"]
