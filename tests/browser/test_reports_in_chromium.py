@@ -24,7 +24,7 @@ from tests.e2e.portal import write_demo_extract
 pytestmark = pytest.mark.browser
 PASSWORD = "une phrase de passe pour signaler"
 STAFF_PASSWORD = "la phrase de passe de la circonscription"
-FIRST_PMI_NUMBER = 350000   # this module's own range (the portal is shared by the run's tests)
+FIRST_PMI_NUMBER = 370000   # this module's own range (the portal is shared by the run's tests)
 
 
 def csrf(html: str) -> str:
