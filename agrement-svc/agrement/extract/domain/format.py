@@ -501,16 +501,23 @@ def _validate(line: int, cells: dict[str, str], ctx: _Context) -> AgrementRecord
 
 
 def _read_header(header: list[str] | None) -> list[str]:
+    return read_header(header, columns=COLUMNS, optional=OPTIONAL_COLUMNS, known=LABELS, expected=HEADER)
+
+
+def read_header(header: list[str] | None, *, columns: tuple[str, ...], optional: Collection[str],
+                known: Collection[str], expected: str) -> list[str]:
+    """A `;` CSV header (the agrément extract's, the structures extract's): its column names in lower case, or
+    ExtractHeaderError saying in French what is missing, unknown or repeated, and the expected header."""
     if not header or not any(cell.strip() for cell in header):
-        raise ExtractHeaderError("fichier vide ou sans ligne d'en-tête (ligne 1)", missing=COLUMNS)
+        raise ExtractHeaderError("fichier vide ou sans ligne d'en-tête (ligne 1)", missing=columns)
     names = [cell.strip().lstrip("\ufeff").strip().lower() for cell in header]
     if len(names) == 1 and ("," in names[0] or "\t" in names[0]):
         raise ExtractHeaderError(
             f"en-tête invalide : une seule colonne lue ({_quote(names[0])}) ; le séparateur attendu est « ; »",
-            missing=tuple(column for column in COLUMNS if column != names[0]))
+            missing=tuple(column for column in columns if column != names[0]))
     duplicated = tuple(sorted({name for name in names if names.count(name) > 1}))
-    unknown = tuple(name for name in dict.fromkeys(names) if name not in LABELS)
-    missing = tuple(column for column in COLUMNS if column not in names and column not in OPTIONAL_COLUMNS)
+    unknown = tuple(name for name in dict.fromkeys(names) if name not in known)
+    missing = tuple(column for column in columns if column not in names and column not in optional)
     if duplicated or unknown or missing:
         parts = []
         if missing:
@@ -519,7 +526,7 @@ def _read_header(header: list[str] | None) -> list[str]:
             parts.append("colonnes inconnues : " + ", ".join(name or "(vide)" for name in unknown))
         if duplicated:
             parts.append("colonnes en double : " + ", ".join(duplicated))
-        raise ExtractHeaderError("en-tête invalide (ligne 1) : " + " ; ".join(parts) + f". En-tête attendu : {HEADER}",
+        raise ExtractHeaderError("en-tête invalide (ligne 1) : " + " ; ".join(parts) + f". En-tête attendu : {expected}",
                                  missing=missing, unknown=unknown, duplicated=duplicated)
     return names
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 
 from agrement.extract.domain.format import (
-    ExtractFormatError, ExtractHeaderError, Rejection, _insee_code, _normalise_phone, decode_extract)
+    ExtractFormatError, Rejection, _insee_code, _normalise_phone, decode_extract, read_header)
 from services.communes import Commune, load_communes
 
 COLUMNS = ("type", "structure_id", "name", "email", "phone", "address_line", "postcode", "commune_insee",
@@ -54,25 +54,7 @@ class StructureRecord:
 
 
 def _read_header(header: list[str] | None) -> list[str]:
-    if not header or not any(cell.strip() for cell in header):
-        raise ExtractHeaderError("fichier vide ou sans ligne d'en-tête (ligne 1)", missing=COLUMNS)
-    names = [cell.strip().lstrip("\ufeff").strip().lower() for cell in header]
-    if len(names) == 1 and ("," in names[0] or "\t" in names[0]):
-        raise ExtractHeaderError("en-tête invalide : une seule colonne lue ; le séparateur attendu est « ; »")
-    duplicated = tuple(sorted({name for name in names if names.count(name) > 1}))
-    unknown = tuple(name for name in dict.fromkeys(names) if name not in COLUMNS)
-    missing = tuple(column for column in COLUMNS if column not in names and column not in OPTIONAL_COLUMNS)
-    if duplicated or unknown or missing:
-        parts = []
-        if missing:
-            parts.append("colonnes manquantes : " + ", ".join(missing))
-        if unknown:
-            parts.append("colonnes inconnues : " + ", ".join(name or "(vide)" for name in unknown))
-        if duplicated:
-            parts.append("colonnes en double : " + ", ".join(duplicated))
-        raise ExtractHeaderError("en-tête invalide (ligne 1) : " + " ; ".join(parts) + f". En-tête attendu : {HEADER}",
-                                 missing=missing, unknown=unknown, duplicated=duplicated)
-    return names
+    return read_header(header, columns=COLUMNS, optional=OPTIONAL_COLUMNS, known=COLUMNS, expected=HEADER)
 
 
 def _text(raw: str) -> str:
