@@ -66,6 +66,10 @@ def test_a_contract_and_a_report_reach_the_agent_of_her_circonscription_and_no_o
     # The agent of Chartres: her home links to both lists, and both name the assmat.
     agent = chromium.new_context(locale="fr-FR").new_page()
     staff_login(portal, agent, chartres)
+    menu = agent.get_by_role("navigation", name="Rubriques de l'espace PMI")
+    assert menu.get_by_role("link", name="Déclarations signalées").count() == 1
+    assert menu.get_by_role("link", name="Géolocalisation").count() == 0   # support's page, not an agent's
+    shot(agent, "backoffice-chartres-home")
     agent.get_by_role("link", name="Signalements", exact=True).first.click()
     agent.wait_for_url("**/espace-pmi/signalements")
     reports = rows_of(agent, "/espace-pmi/signalements", pmi_number, 1)
