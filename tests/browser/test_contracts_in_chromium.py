@@ -3,7 +3,8 @@
 before a child too many (L421-4), confirms it, and the declaration is flagged. Screenshots in test-artifacts/.
 
 The back office half (an agent of the assmat's circonscription sees the declaration, one of another does not) is
-the reports branch's pages; agrement-svc's scoping is tested in agrement-svc/tests/api/test_contracts_api.py."""
+tests/browser/test_backoffice_in_chromium.py; agrement-svc's scoping is tested in
+agrement-svc/tests/api/test_contracts_api.py."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +12,7 @@ import datetime as dt
 import pytest
 
 from services.testing import eventually
-from tests.browser.conftest import shot
+from tests.browser.conftest import declare_arrival, shot
 from tests.e2e.portal import write_demo_extract
 
 pytestmark = pytest.mark.browser
@@ -66,19 +67,6 @@ def _activate_and_log_in(page, portal, row):
     page.wait_for_url("**/espace-pro")
 
 
-def _declare(page, portal, name, birth, start, confirm=False):
-    page.goto(portal.base_url + "/espace-pro/contrats/nouveau")
-    page.get_by_label("Prénom de l'enfant").fill(name)
-    page.get_by_label("Date de naissance de l'enfant").fill(birth.isoformat())
-    page.get_by_label("Date d'arrivée").fill(start.isoformat())
-    page.get_by_label("Lundi, arrivée").fill("08:00")
-    page.get_by_label("Lundi, départ").fill("17:30")
-    page.get_by_label("Nom du représentant 1").fill("Camille Parent")
-    page.get_by_label("Téléphone du représentant 1").fill("06 12 34 56 78")
-    page.get_by_role("button", name="Déclarer l'arrivée").click()
-    page.wait_for_load_state()
-
-
 def test_an_assmat_declares_contracts_and_is_warned_before_a_child_too_many(portal, chromium, assmat):
     page = chromium.new_page(locale="fr-FR")
     _activate_and_log_in(page, portal, assmat)
@@ -87,7 +75,7 @@ def test_an_assmat_declares_contracts_and_is_warned_before_a_child_too_many(port
 
     page.get_by_role("link", name="Contrats").click()
     assert "dans les 8 jours" in page.content()
-    _declare(page, portal, "Léa", pupil, today - dt.timedelta(days=20))
+    declare_arrival(page, portal, "Léa", pupil, today - dt.timedelta(days=20))
     assert "/espace-pro/contrats/" in page.url
     assert "après le délai de 8 jours" in page.content()
     shot(page, "contract-declared-late")
@@ -104,9 +92,9 @@ def test_an_assmat_declares_contracts_and_is_warned_before_a_child_too_many(port
 
     places = int(assmat["capacity_total"])
     for n in range(places - 1):
-        _declare(page, portal, f"Enfant{'abcd'[n]}", pupil, today)
+        declare_arrival(page, portal, f"Enfant{'abcd'[n]}", pupil, today)
         assert "/contrats/nouveau" not in page.url, page.content()
-    _declare(page, portal, "Zoé", pupil, today)
+    declare_arrival(page, portal, "Zoé", pupil, today)
     assert "dépasse votre capacité d'accueil" in page.content()
     assert f"pour {places} places d'agrément" in page.content()
     shot(page, "capacity-warning")

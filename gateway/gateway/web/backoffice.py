@@ -34,10 +34,14 @@ class NotStaff(Exception):
     pass
 
 
+def may_open(account: dict | None) -> bool:
+    """Whether this session's account opens the back office (the staff home shows its links by the same rule)."""
+    return bool(account) and (account.get("role") in BACKOFFICE_ROLES
+                              or bool(set(account.get("roles") or ()) & set(BACKOFFICE_ROLES)))
+
+
 def _token() -> str:
-    account = browser.current_account()
-    if not account or account.get("role") not in BACKOFFICE_ROLES and not set(account.get("roles") or ()) \
-            & set(BACKOFFICE_ROLES):
+    if not may_open(browser.current_account()):
         raise NotStaff()
     try:
         return browser.access_token()

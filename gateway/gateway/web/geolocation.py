@@ -96,13 +96,19 @@ def own_geolocation():
 
 # --- support ------------------------------------------------------------------------------------------------------
 
+def may_review(account: dict | None) -> bool:
+    """Whether this session's account opens support's review (the staff home shows its link by the same rule)."""
+    if not account or account.get("role") not in STAFF_ROLES:
+        return False
+    return bool(set(account.get("roles") or [account.get("role")]) & set(SUPPORT_ROLES))
+
+
 def _support():
     """The logged-in staff account if it may review; else a response (login page, or 403)."""
     account = browser.current_account()
     if not account or account.get("role") not in STAFF_ROLES:
         return None, redirect(url_for("staff.login"), 303)
-    roles = set(account.get("roles") or [account.get("role")])
-    if not roles & set(SUPPORT_ROLES):
+    if not may_review(account):
         return None, error_page(403, "La vérification des géolocalisations est réservée au support.")
     return account, None
 

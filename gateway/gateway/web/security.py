@@ -32,11 +32,15 @@ def account_roles(account: dict) -> set[str]:
     return set(roles or []) | {account.get("role")}
 
 
+def may_open(account: dict | None) -> bool:
+    """Whether this session's account opens the page (the staff home shows its link by the same rule)."""
+    return bool(account) and bool(account_roles(account) & STAFF_ROLES)
+
+
 @bp.get("/securite")
 @browser.login_required
 def security():
-    account = browser.current_account()
-    if not account_roles(account) & STAFF_ROLES:
+    if not may_open(browser.current_account()):
         return error_page(403, message="Cette page est réservée au personnel de la PMI (support, administration, "
                                        "PMI centrale).")
     summary = current().clients.identity.security_summary(browser.access_token())

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from gateway import browser
 from gateway.bootstrap import current
 from gateway.clients import DownstreamError, ServiceUnavailable
+from gateway.web import backoffice, geolocation, security
 from gateway.web.forms import Form
 
 log = logging.getLogger("gateway.staff")
@@ -27,6 +28,25 @@ ROLE_LABELS = {"pmi_agent": "Agent de circonscription", "pmi_central": "PMI cent
 
 def _identity():
     return current().clients.identity
+
+
+# The staff home's links: each with the rule of the page it opens, so a role never sees a link to a page that would
+# refuse it (the back office: agents and the central PMI; geolocation review: support and admin; the defences'
+# summary: support, admin and the central PMI). An endpoint missing from this build is left out.
+HOME_LINKS = (
+    ("backoffice.reports", "Signalements", backoffice.may_open),
+    ("backoffice.declarations", "Déclarations signalées", backoffice.may_open),
+    ("backoffice.find_agrement", "Agréments", backoffice.may_open),
+    ("backoffice.oppositions", "Oppositions à la publication", backoffice.may_open),
+    ("backoffice.mairie_lists", "Listes pour les mairies", backoffice.may_open),
+    ("geolocation.support_home", "Géolocalisation", geolocation.may_review),
+    ("security.security", "Sécurité", security.may_open),
+)
+
+
+def home_links(account: dict | None, endpoints) -> list[tuple[str, str]]:
+    return [(endpoint, label) for endpoint, label, may_open in HOME_LINKS
+            if endpoint in endpoints and may_open(account)]
 
 
 def _staff_account() -> dict | None:
@@ -77,7 +97,8 @@ def home():
         browser.end_session()
         flash("Votre session a expiré. Reconnectez-vous pour continuer.", "info")
         return redirect(url_for("staff.login"), 303)
-    return render_template("staff/home.html", me=me, role_labels=ROLE_LABELS)
+    links = home_links(browser.current_account(), current_app.view_functions)
+    return render_template("staff/home.html", me=me, role_labels=ROLE_LABELS, links=links)
 
 
 @bp.post("/deconnexion")
