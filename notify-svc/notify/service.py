@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from notify.bootstrap import bootstrap
 from notify.mails.commands import deliver_mails, purge_delivery_log
-from notify.mails.consumers import MAILS
+from notify.mails.consumers import CONSUMED
 from notify.settings import Settings, load_settings
 from services.catalogue.notify import MAIL_DELIVERED, MAIL_FAILED
 from services.manifest import FromContainer, ServiceManifest
@@ -33,8 +33,10 @@ MANIFEST = ServiceManifest(
     load_settings=load_settings,
     container=bootstrap,
     blueprints=_blueprints,
-    # Every event that must reach a person is a mail: each one counts, whatever their order.
-    reactions={spec: FromContainer(lambda container, type_=spec.type: container.handlers()[type_]) for spec in MAILS},
+    # Every event that must reach a person is a mail: each one counts, whatever their order. identity's account
+    # events also feed the address book (applied only if newer, so order does not matter either).
+    reactions={spec: FromContainer(lambda container, type_=spec.type: container.handlers()[type_])
+               for spec in CONSUMED},
     publishes=(MAIL_DELIVERED, MAIL_FAILED),
     commands={"mails": _mails_command, "bench": _bench},
     # The handlers only queue mail; these threads send it, outside the consumer's transactions.

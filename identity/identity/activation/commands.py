@@ -117,7 +117,7 @@ def confirm_email(uow: UnitOfWork, token, now: dt.datetime) -> dict:
     account = account_by_id(uow, account_id)
     uow.add_event(ACCOUNT_ACTIVATED.build(account_id, {
         "account_id": account_id, "role": account["role"], "pmi_number": account["pmi_number"],
-        "method": "password"}))
+        "method": "password", "email": account["email"] or ""}))
     _tell_extract_address(uow, account, "password")
     uow.commit()
     return account_json(account)
@@ -167,7 +167,8 @@ def complete_registration(uow: UnitOfWork, pmi_number: str, email: str | None, n
             display_name=holder.display_name, status=ACTIVE, created_at=now, activated_at=now))
     account = account_by_id(uow, account_id)
     uow.add_event(ACCOUNT_ACTIVATED.build(account_id, {
-        "account_id": account_id, "role": account["role"], "pmi_number": pmi_number, "method": "pmi_central"}))
+        "account_id": account_id, "role": account["role"], "pmi_number": pmi_number, "method": "pmi_central",
+        "email": account["email"] or ""}))
     _tell_extract_address(uow, account, "pmi_central")
     try:
         uow.commit()

@@ -114,7 +114,8 @@ def link_at_activation(uow: UnitOfWork, signing_key: RSAKey, settings: Settings,
     if owner is None:
         uow.session.execute(franceconnect_links.insert().values(sub=sub, account_id=account_id, linked_at=now))
     uow.add_event(ACCOUNT_ACTIVATED.build(account_id, {
-        "account_id": account_id, "role": ASSMAT, "pmi_number": pmi_number, "method": "franceconnect"}))
+        "account_id": account_id, "role": ASSMAT, "pmi_number": pmi_number, "method": "franceconnect",
+        "email": ""}))  # the account has no address yet: the one given at step 2 did not survive
     audit(uow, "franceconnect_activation", "success", account_id=account_id, identifier=pmi_number,
           detail=f"sub {_sub_digest(sub)}")
     answer = issue_session(uow, signing_key, settings, account_by_id(uow, account_id), now)

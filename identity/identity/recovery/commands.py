@@ -99,7 +99,7 @@ def complete_reset(uow: UnitOfWork, token, password_hash: str, now: dt.datetime)
                                    email_confirmations.c.used_at.is_(None)).values(used_at=now))
         uow.add_event(ACCOUNT_ACTIVATED.build(account_id, {
             "account_id": account_id, "role": account["role"], "pmi_number": account["pmi_number"],
-            "method": "password"}))
+            "method": "password", "email": account["email"] or ""}))
     uow.session.execute(accounts.update().where(accounts.c.id == account_id).values(**values))
     end_every_session(uow, account_id, now)
     tell_password_changed(uow, account, now)

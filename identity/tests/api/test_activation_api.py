@@ -214,7 +214,7 @@ def test_following_the_link_activates_the_account(client, flow, container, outbo
     [event] = outbox("identity.account_activated")
     assert event["subject"] == account["id"]
     assert event["data"] == {"account_id": account["id"], "role": "assmat", "pmi_number": "123456",
-                             "method": "password"}
+                             "method": "password", "email": "marie.dupont@orange.fr"}
 
 
 def test_a_link_works_once(client, flow, outbox):

@@ -19,7 +19,7 @@ def test_it_activates_a_pending_account_and_kills_its_links(client, flow, settin
     assert (account["status"], account["email"]) == ("active", "marie.dupont@orange.fr")
     assert client.post("/api/activation/confirm", json={"token": link}).json["error"]["code"] == "link_used"
     [activated] = outbox("identity.account_activated")
-    assert activated["data"]["method"] == "pmi_central"
+    assert (activated["data"]["method"], activated["data"]["email"]) == ("pmi_central", "marie.dupont@orange.fr")
     assert flow.login().status_code == 200  # her password from step 2 still works
     [audited] = [row for row in rows(container, audit_log) if row["action"] == "complete_registration"]
     assert audited["outcome"] == "success" and "agent.central" in audited["detail"]

@@ -141,7 +141,7 @@ def test_activation_links_a_matching_identity_and_opens_a_session(fc, flow, hold
     me = client.get("/api/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200 and me.json["display_name"] == "Marie DUPONT"
     activated = outbox("identity.account_activated")
-    assert [event["data"]["method"] for event in activated] == ["franceconnect"]
+    assert [(event["data"]["method"], event["data"]["email"]) for event in activated] == [("franceconnect", "")]
     # Active now: step 1 refuses it, and FranceConnect logs it in.
     assert client.post("/api/activation/check", json={"pmi_number": "280001", "birth_date": "1985-04-12",
                                                       **solved_captcha(client)}) \

@@ -110,7 +110,8 @@ def test_a_pending_assmat_gets_a_link_and_following_it_confirms_her_address(clie
     response = client.post("/api/recovery/complete", json={"token": reset_token(outbox), "password": NEW_PASSWORD})
     assert response.status_code == 200
     assert flow.login(password=NEW_PASSWORD).status_code == 200
-    assert outbox("identity.account_activated")[-1]["data"]["account_id"]
+    activated = outbox("identity.account_activated")[-1]["data"]
+    assert activated["account_id"] and activated["email"] == "marie.dupont@orange.fr"
     # the confirmation link mailed earlier is now spent
     confirm = client.post("/api/activation/confirm", json={"token": flow.last_link_token()})
     assert confirm.json["error"]["code"] == "link_used"

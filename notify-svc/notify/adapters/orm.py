@@ -58,3 +58,15 @@ domain_pace = sa.Table(
     sa.Column("domain", sa.String(255), primary_key=True),
     sa.Column("next_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Who to write to when an event names a person without her address (report.*: the PMI extract's e-mail, often
+# empty; correction.decided: identity's account id). A projection of identity's events (account_activated,
+# email_changed), each row applied only from an event newer than the one it holds (`updated`).
+address_book = sa.Table(
+    "address_book", metadata,
+    sa.Column("account_id", sa.String(36), primary_key=True),
+    sa.Column("pmi_number", sa.String(32)),                  # an assmat's; MAM, RPE and staff have none
+    sa.Column("email", sa.String(320)),                      # none known (FranceConnect, replaced) → no mail
+    sa.Column("updated", sa.DateTime(timezone=True), nullable=False),  # the event's occurred_at
+    sa.Index("ix_address_book_pmi_number", "pmi_number"),
+)

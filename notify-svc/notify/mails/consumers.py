@@ -5,9 +5,14 @@ transaction where the kernel records the event in the inbox: both are committed 
 event delivered twice queues one mail. No network here: the senders (notify.mails.delivery) send the queued rows
 outside any transaction. Data that would make a wrong mail (not an address, a template value missing) raises
 InvalidEvent: the bus dead-letters the event at once with the reason, no retry loop.
+
+Events that name the person without her address (report.*, correction.decided) take it from the address book
+(notify.addresses); when nobody's address is known the mail is skipped and logged with the reason: no row, no
+retry, no dead letter (waiting would not bring an address).
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -19,16 +24,19 @@ from typing import Callable, Mapping
 import jinja2
 import sqlalchemy as sa
 
+from notify.addresses.projection import address_for, record_activation, record_email_changed
 from notify.adapters.orm import mails
 from notify.mails.delivery import is_failing
 from notify.mails.domain.messages import (
-    Draft, activation_address_replaced, activation_elsewhere_notice, compose, email_changed, email_confirmation,
-    password_changed, password_reset)
+    Draft, activation_address_replaced, activation_elsewhere_notice, compose, correction_decided, email_changed,
+    email_confirmation, password_changed, password_reset, report_step)
 from notify.mails.domain.rendering import render
 from services.catalogue import EventSpec
+from services.catalogue.agrement import REPORT_RECEIVED, REPORT_STATUS_CHANGED
+from services.catalogue.geo import CORRECTION_DECIDED
 from services.catalogue.identity import (
-    ACTIVATION_ADDRESS_REPLACED, ACTIVATION_ELSEWHERE_NOTICE, EMAIL_CHANGED, EMAIL_CONFIRMATION_REQUESTED,
-    PASSWORD_CHANGED, PASSWORD_RESET_REQUESTED)
+    ACCOUNT_ACTIVATED, ACTIVATION_ADDRESS_REPLACED, ACTIVATION_ELSEWHERE_NOTICE, EMAIL_CHANGED,
+    EMAIL_CONFIRMATION_REQUESTED, PASSWORD_CHANGED, PASSWORD_RESET_REQUESTED)
 from services.catalogue.notify import MAIL_FAILED
 from services.db import UnitOfWork
 from services.events import Event, InvalidEvent
@@ -47,7 +55,19 @@ MAILS: dict[EventSpec, Callable[[Mapping], Draft]] = {
     PASSWORD_RESET_REQUESTED: password_reset,
     PASSWORD_CHANGED: password_changed,
     EMAIL_CHANGED: email_changed,
+    REPORT_RECEIVED: report_step,
+    REPORT_STATUS_CHANGED: report_step,
+    CORRECTION_DECIDED: correction_decided,
 }
+
+# identity's events that feed the address book (email_changed is a mail too: both, in one transaction).
+ADDRESS_BOOK: dict[EventSpec, Callable[[UnitOfWork, Event], None]] = {
+    ACCOUNT_ACTIVATED: record_activation,
+    EMAIL_CHANGED: record_email_changed,
+}
+
+# Every event notify consumes, for the manifest.
+CONSUMED: tuple[EventSpec, ...] = tuple(dict.fromkeys([*MAILS, *ADDRESS_BOOK]))
 
 
 def mail_id_for(event_id: str) -> uuid.UUID:
@@ -61,6 +81,10 @@ def queue_mail(uow: UnitOfWork, event: Event, *, spec: EventSpec, composer: Call
         return
     spec.check(event.data)
     draft = composer(event.data)
+    if not draft.recipient:
+        draft = _addressed(uow, event, draft)
+        if draft is None:
+            return
     try:
         rendered = render(draft.template, draft.context)
     except jinja2.UndefinedError as error:  # a value the template needs is missing: never a mail with a blank
@@ -88,6 +112,33 @@ def queue_mail(uow: UnitOfWork, event: Event, *, spec: EventSpec, composer: Call
     log.info("mail queued", extra={"mail_id": str(mail_id), "template": draft.template, "cause_event_id": event.id})
 
 
+def _addressed(uow: UnitOfWork, event: Event, draft: Draft) -> Draft | None:
+    """The draft sent to the address the book knows (`draft.lookup`), or None, logged as skipped with the reason,
+    when none is known: nothing to retry, nobody to tell, so neither a row nor a dead letter."""
+    by, value = draft.lookup or ("", "")
+    recipient = address_for(uow.session, **{by: value}) if by in ("account_id", "pmi_number") and value else None
+    if recipient is None:
+        log.warning("mail skipped: no address known", extra={
+            "template": draft.template, "cause_event_id": event.id, "event_type": event.type,
+            "reason": f"no address in the event nor in the address book for this {by or 'person'}"})
+        return None
+    return dataclasses.replace(draft, recipient=recipient)
+
+
+def _both(uow: UnitOfWork, event: Event, *, first: Handler, then: Handler) -> None:
+    first(uow, event)
+    then(uow, event)
+
+
 def make_handlers(sender: Address) -> dict[str, Handler]:
-    return {spec.type: functools.partial(queue_mail, spec=spec, composer=composer, sender=sender)
-            for spec, composer in MAILS.items()}
+    handlers: dict[str, Handler] = {
+        spec.type: functools.partial(queue_mail, spec=spec, composer=composer, sender=sender)
+        for spec, composer in MAILS.items()}
+    for spec, record in ADDRESS_BOOK.items():
+        # The book is fed from the version it knows; other versions leave it alone (as the mails do).
+        def project(uow, event, spec=spec, record=record):
+            if spec.matches(event):
+                record(uow, event)
+        handlers[spec.type] = (functools.partial(_both, first=handlers[spec.type], then=project)
+                               if spec.type in handlers else project)
+    return handlers

@@ -105,3 +105,40 @@ def test_a_mail_that_cannot_go_out_is_retried_then_failed_and_announced_once(sta
     assert failed["cause_event_id"] == event.id and "cannot write to the mail sink" in failed["error"]
     time.sleep(1)
     assert len(_outbox(container, "mail.failed")) == 1  # exactly one, whatever the bus did with the event
+
+
+def test_the_address_book_on_postgresql_feeds_report_and_correction_mails_once_each(start_workers, tmp_path):
+    from notify.adapters.orm import address_book
+    from services.catalogue.agrement import REPORT_RECEIVED
+    from services.catalogue.geo import CORRECTION_DECIDED
+    from services.catalogue.identity import ACCOUNT_ACTIVATED
+
+    container, bus = start_workers(f"sink://{tmp_path / 'mail'}", count=2)
+    bus.publish(ACCOUNT_ACTIVATED.build("acc-pg", {"account_id": "acc-pg", "role": "assmat",
+                                                   "pmi_number": "28-777", "method": "password",
+                                                   "email": "claire.martin@wanadoo.fr"}))
+
+    def known():
+        with container.session_factory() as session:
+            return session.execute(sa.select(address_book.c.email)
+                                   .where(address_book.c.pmi_number == "28-777")).scalar()
+    eventually(lambda: known() == "claire.martin@wanadoo.fr")
+    received = REPORT_RECEIVED.build("r-pg", {
+        "report_id": "r-pg", "pmi_number": "28-777", "circonscription": "dreux", "kind": "housing",
+        "status": "received", "message": None, "email": "", "first_name": "Claire", "last_name": "Martin",
+        "at": "2026-03-03T08:00:00+00:00"})
+    decided = CORRECTION_DECIDED.build("p-pg", {
+        "correction_id": "c-pg", "place_id": "p-pg", "account_id": "acc-pg", "commune_insee": "28134",
+        "commune_name": "Dreux", "decision": "accepted", "reason": "", "latitude": 48.7, "longitude": 1.4,
+        "requested_at": "2026-03-01T10:00:00+00:00", "decided_at": "2026-03-02T15:30:00+00:00"})
+    for event in (received, decided, received, decided):  # each one twice: one mail each
+        bus.publish(event)
+
+    eventually(lambda: len(_outbox(container, "mail.delivered")) == 2)
+    time.sleep(1)
+    caught = sorted((message.to, message.subject) for message in container.transport.messages())
+    assert caught == [
+        ("claire.martin@wanadoo.fr", "Votre correction sur la carte a été acceptée – portail "
+                                     "des assistants maternels"),
+        ("claire.martin@wanadoo.fr", "Votre signalement a bien été reçu – portail des assistants maternels")]
+    assert sorted(_mail_rows(container)) == sorted((event.id, "sent", 1) for event in (received, decided))

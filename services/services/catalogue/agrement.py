@@ -66,7 +66,9 @@ _REPORT_FIELDS = (
 
 REPORT_RECEIVED = EventSpec(
     "report.received", 1, "agrement-svc", _REPORT_FIELDS,
-    "An assmat reported a change of situation; it is routed to her circonscription (status `received`).")
+    "An assmat reported a change of situation; it is routed to her circonscription (status `received`); "
+    "notify-svc mails her.", consumers=("notify",))
 REPORT_STATUS_CHANGED = EventSpec(
     "report.status_changed", 1, "agrement-svc", _REPORT_FIELDS + ("previous_status",),
-    "PMI staff moved a report on (`in_progress`, `processed`, or `refused` with a message for the assmat).")
+    "PMI staff moved a report on (`in_progress`, `processed`, or `refused` with a message for the assmat); "
+    "notify-svc mails her.", consumers=("notify",))

@@ -25,4 +25,5 @@ CORRECTION_DECIDED = EventSpec(
      "latitude", "longitude", "requested_at", "decided_at"),
     "Support accepted or refused a correction (subject = place id); decision: accepted | refused; reason: "
     "support's words (may be empty on acceptance). A mail to `account_id` tells her; on acceptance a "
-    "place.located follows with the new pin.")
+    "place.located follows with the new pin.",
+    consumers=("notify",))

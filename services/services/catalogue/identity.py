@@ -8,7 +8,10 @@ EMAIL_CONFIRMATION_REQUESTED = EventSpec(
     consumers=("notify",))
 ACCOUNT_ACTIVATED = EventSpec(
     "identity.account_activated", 1, "identity", ("account_id", "role", "pmi_number", "method"),
-    "An account became usable (method: password | franceconnect | pmi_central).")
+    "An account became usable (method: password | franceconnect | pmi_central). Optional `email` (added, "
+    "absent from older events): the account's address, empty when it has none (FranceConnect); notify-svc keeps "
+    "it in its address book, to write to an assmat whose event does not carry her address.",
+    consumers=("notify",))
 ACTIVATION_ADDRESS_REPLACED = EventSpec(
     "identity.activation_address_replaced", 1, "identity",
     ("account_id", "email", "display_name", "new_email_masked"),

@@ -26,6 +26,8 @@ class Draft:
     recipient: str
     recipient_name: str
     context: dict[str, Any]
+    # When `recipient` is empty: whom to look up in the address book, ("account_id" | "pmi_number", value).
+    lookup: tuple[str, str] | None = None
 
 
 def email_confirmation(data: Mapping[str, Any]) -> Draft:
@@ -89,6 +91,63 @@ def email_changed(data: Mapping[str, Any]) -> Draft:
         "new_email_masked": _one_line(data.get("new_email_masked"))[:100],
         "changed_at": _moment(data.get("changed_at")),
     })
+
+
+# Reports of a change of situation (agrement-svc): the kinds' French labels, as the portal shows them.
+_REPORT_KINDS = {
+    "moving": "Déménagement",
+    "household": "Changement dans le foyer",
+    "housing": "Changement de logement",
+    "temporary_stop": "Arrêt temporaire d'activité",
+    "resumption": "Reprise d'activité",
+    "end_of_activity": "Fin d'activité",
+    "other": "Autre changement",
+}
+_REPORT_TEMPLATES = {"received": "report_received", "in_progress": "report_in_progress",
+                     "processed": "report_processed", "refused": "report_refused"}
+
+
+def report_step(data: Mapping[str, Any]) -> Draft:
+    """report.received and report.status_changed: where her report stands (received, in progress, processed, or
+    refused with the PMI's message). To the extract's address when it has a usable one, else the account of her
+    PMI number (`lookup`). Only what she needs to recognise her report: its kind and when it was sent."""
+    status = str(data.get("status") or "")
+    template = _REPORT_TEMPLATES.get(status)
+    if template is None:
+        raise InvalidEvent(f"report status {status!r} has no mail")
+    kind = _REPORT_KINDS.get(str(data.get("kind") or ""))
+    if kind is None:
+        raise InvalidEvent(f"report kind {data.get('kind')!r} is unknown")
+    pmi_number = _one_line(data.get("pmi_number"))[:32]
+    recipient = bare_address(data.get("email")) or ""
+    if not recipient and not pmi_number:
+        raise InvalidEvent("report event without address nor PMI number")
+    name = _one_line(f"{data.get('first_name') or ''} {data.get('last_name') or ''}")
+    message = str(data.get("message") or "").strip()[:2000]
+    if status == "refused" and not message:
+        raise InvalidEvent("a refused report without the PMI's message")
+    return Draft(template, recipient, name, {
+        "display_name": name, "kind_label": kind, "at": _moment(data.get("at")), "message": message,
+    }, lookup=None if recipient else ("pmi_number", pmi_number))
+
+
+def correction_decided(data: Mapping[str, Any]) -> Draft:
+    """correction.decided: support accepted her correction of where her home is on the map, or refused it with
+    the reason. The event names her account only: the address comes from the address book."""
+    decision = data.get("decision")
+    if decision not in ("accepted", "refused"):
+        raise InvalidEvent(f"correction decision {decision!r} is neither accepted nor refused")
+    account_id = _one_line(data.get("account_id"))[:36]
+    if not account_id:
+        raise InvalidEvent("correction.decided without account_id")
+    reason = str(data.get("reason") or "").strip()[:2000]
+    if decision == "refused" and not reason:
+        raise InvalidEvent("a refused correction without its reason")
+    return Draft(f"correction_{decision}", "", "", {
+        "display_name": "",  # the event names her account only; the greeting does without
+        "commune_name": _one_line(data.get("commune_name"))[:100], "reason": reason,
+        "decided_at": _moment(data.get("decided_at")),
+    }, lookup=("account_id", account_id))
 
 
 def compose(mail_id: uuid.UUID, sender: Address, draft: Draft, rendered: Rendered,

@@ -1,0 +1,1 @@
+"""The address book: who to write to, projected from identity's events."""
