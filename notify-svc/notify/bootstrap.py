@@ -8,6 +8,7 @@ from email.headerregistry import Address
 from notify.adapters.transport import SinkTransport, SmtpTransport, make_transport
 from notify.mails.consumers import make_handlers
 from notify.mails.delivery import Sender, parse_delays, parse_pace
+from notify.mails.domain.alerts import parse_mailboxes
 from notify.mails.domain.dkim import load_signer
 from notify.mails.domain.messages import checked_sender
 from notify.settings import Settings
@@ -30,7 +31,8 @@ class Container(ServiceContainer):
 
     def handlers(self) -> dict[str, Handler]:
         # Handlers only queue the mail (no network): the senders send it.
-        return make_handlers(self.sender)
+        return make_handlers(self.sender, mailboxes=parse_mailboxes(self.settings.circonscription_addresses),
+                             base_url=self.settings.public_base_url)
 
     def mail_sender(self) -> Sender:
         if self.transport is None:

@@ -23,6 +23,12 @@ class Settings(BaseSettings):
                                help="at most N mails a minute to each of these recipient domains "
                                     "(domain=N, comma separated); other domains unpaced")
     log_retention_days: int = setting(90, help="how long the delivery log keeps a sent or failed mail")
+    public_base_url: str = setting("http://127.0.0.1:8000", shared=True, env="PUBLIC_BASE_URL",
+                                   help="the gateway's public URL, the base of the links put in mails")
+    circonscription_addresses: str = setting(
+        "", help="the circonscriptions' mailboxes for the alerts (late declaration, capacity exceeded, over-capacity): "
+                 "name=address separated by `;` (Chartres=pmi.chartres@cd28.fr;Dreux=pmi.dreux@cd28.fr), names "
+                 "as in the extract, any case; empty: no alert mailed")
     dkim_domain: str = setting("", help="d= of the DKIM signature; empty: no signing")
     dkim_selector: str = setting("", help="s= of the DKIM signature")
     dkim_key_file: str = setting("", help="path of the DKIM RSA private key (PEM, unencrypted; a file, so the key "
@@ -52,6 +58,12 @@ def load_settings(environ=None, **overrides) -> Settings:
         load_signer(settings)
     except ValueError as error:
         raise SettingsError(f"NOTIFY_DKIM_*: {error}") from None
+    from notify.mails.domain.alerts import parse_mailboxes
+    try:
+        parse_mailboxes(settings.circonscription_addresses)
+    except ValueError as error:
+        raise SettingsError(f"NOTIFY_CIRCONSCRIPTION_ADDRESSES : {error}. Attendu : circonscription=adresse séparés "
+                            "par « ; », ex. Chartres=pmi.chartres@cd28.fr;Dreux=pmi.dreux@cd28.fr") from None
     try:
         checked_sender(settings.mail_from)
     except ValueError as error:

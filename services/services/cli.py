@@ -68,6 +68,11 @@ def embedded_environment(data_dir: Path, ports: dict[str, int] | None = None,
         "IDENTITY_JWKS_URL": f"http://127.0.0.1:{ports['identity']}/.well-known/jwks.json",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway_port}",
         "NOTIFY_MAIL_URL": f"sink://{data_dir / 'mail'}",
+        # The demo extract's circonscriptions, so the alerts to them show in the local sink.
+        "NOTIFY_CIRCONSCRIPTION_ADDRESSES": env.get("NOTIFY_CIRCONSCRIPTION_ADDRESSES") or ";".join(
+            f"{name}=pmi.{slug}@cd28.example" for name, slug in (
+                ("Chartres", "chartres"), ("Dreux", "dreux"), ("Châteaudun", "chateaudun"),
+                ("Nogent-le-Rotrou", "nogent-le-rotrou"))),
         "GATEWAY_SECRET_KEY": secret_file.read_text().strip(),
         # The browser sessions, server-side: a SQLite file of the run (Redis in production).
         "GATEWAY_STORE_URL": f"sqlite:///{data_dir / 'gateway-sessions.sqlite3'}",

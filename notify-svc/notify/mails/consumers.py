@@ -27,12 +27,14 @@ import sqlalchemy as sa
 from notify.addresses.projection import address_for, record_activation, record_email_changed
 from notify.adapters.orm import mails
 from notify.mails.delivery import is_failing
+from notify.mails.domain.alerts import Skipped, capacity_exceeded, late_declaration, over_capacity_declared
 from notify.mails.domain.messages import (
     Draft, activation_address_replaced, activation_elsewhere_notice, compose, correction_decided, email_changed,
     email_confirmation, password_changed, password_reset, report_step)
 from notify.mails.domain.rendering import render
 from services.catalogue import EventSpec
-from services.catalogue.agrement import REPORT_RECEIVED, REPORT_STATUS_CHANGED
+from services.catalogue.agrement import (
+    CAPACITY_EXCEEDED, CONTRACT_DECLARED, OVER_CAPACITY_DECLARED, REPORT_RECEIVED, REPORT_STATUS_CHANGED)
 from services.catalogue.geo import CORRECTION_DECIDED
 from services.catalogue.identity import (
     ACCOUNT_ACTIVATED, ACTIVATION_ADDRESS_REPLACED, ACTIVATION_ELSEWHERE_NOTICE, EMAIL_CHANGED,
@@ -60,6 +62,14 @@ MAILS: dict[EventSpec, Callable[[Mapping], Draft]] = {
     CORRECTION_DECIDED: correction_decided,
 }
 
+# Alerts to the circonscriptions (agrement-svc's declarations): their composers also take the mailboxes
+# (NOTIFY_CIRCONSCRIPTION_ADDRESSES) and the portal's base URL, bound by make_handlers.
+ALERTS: dict[EventSpec, Callable[..., Draft]] = {
+    CONTRACT_DECLARED: late_declaration,
+    CAPACITY_EXCEEDED: capacity_exceeded,
+    OVER_CAPACITY_DECLARED: over_capacity_declared,
+}
+
 # identity's events that feed the address book (email_changed is a mail too: both, in one transaction).
 ADDRESS_BOOK: dict[EventSpec, Callable[[UnitOfWork, Event], None]] = {
     ACCOUNT_ACTIVATED: record_activation,
@@ -67,7 +77,7 @@ ADDRESS_BOOK: dict[EventSpec, Callable[[UnitOfWork, Event], None]] = {
 }
 
 # Every event notify consumes, for the manifest.
-CONSUMED: tuple[EventSpec, ...] = tuple(dict.fromkeys([*MAILS, *ADDRESS_BOOK]))
+CONSUMED: tuple[EventSpec, ...] = tuple(dict.fromkeys([*MAILS, *ALERTS, *ADDRESS_BOOK]))
 
 
 def mail_id_for(event_id: str) -> uuid.UUID:
@@ -80,7 +90,12 @@ def queue_mail(uow: UnitOfWork, event: Event, *, spec: EventSpec, composer: Call
         log.info("event version not handled", extra={"event_type": event.type, "version": event.version})
         return
     spec.check(event.data)
-    draft = composer(event.data)
+    try:
+        draft = composer(event.data)
+    except Skipped as skipped:  # not to be mailed (a declaration on time, a circonscription without mailbox)
+        log.log(logging.WARNING if skipped.warning else logging.INFO, "mail skipped: not to be mailed", extra={
+            "event_type": event.type, "cause_event_id": event.id, "reason": str(skipped)})
+        return
     if not draft.recipient:
         draft = _addressed(uow, event, draft)
         if draft is None:
@@ -130,10 +145,16 @@ def _both(uow: UnitOfWork, event: Event, *, first: Handler, then: Handler) -> No
     then(uow, event)
 
 
-def make_handlers(sender: Address) -> dict[str, Handler]:
+def make_handlers(sender: Address, *, mailboxes: Mapping[str, str] | None = None,
+                  base_url: str = "http://127.0.0.1:8000") -> dict[str, Handler]:
+    """`mailboxes`: the circonscriptions' addresses (notify.mails.domain.alerts.parse_mailboxes); none: every alert
+    is skipped with a log line."""
+    composers: dict[EventSpec, Callable[[Mapping], Draft]] = {
+        **MAILS, **{spec: functools.partial(composer, mailboxes=dict(mailboxes or {}), base_url=base_url)
+                    for spec, composer in ALERTS.items()}}
     handlers: dict[str, Handler] = {
         spec.type: functools.partial(queue_mail, spec=spec, composer=composer, sender=sender)
-        for spec, composer in MAILS.items()}
+        for spec, composer in composers.items()}
     for spec, record in ADDRESS_BOOK.items():
         # The book is fed from the version it knows; other versions leave it alone (as the mails do).
         def project(uow, event, spec=spec, record=record):

@@ -47,16 +47,19 @@ CONTRACT_DECLARED = EventSpec(
     "contract.declared", 1, "agrement-svc",
     ("declaration_id", "contract_id", "pmi_number", "circonscription", "kind", "effective_date", "declared_at",
      "late", "over_capacity"),
-    "An arrival, change or departure declared to the PMI (R421-39); `late`: more than 8 days after it.")
+    "An arrival, change or departure declared to the PMI (R421-39); `late`: more than 8 days after it. notify-svc "
+    "mails the late ones to the circonscription.", consumers=("notify",))
 CAPACITY_EXCEEDED = EventSpec(
     "capacity.exceeded", 1, "agrement-svc",
     ("pmi_number", "circonscription", "contract_id", "declaration_id", "exceedances"),
-    "A declaration saved although the children present break L421-4: flagged to the circonscription.")
+    "A declaration saved although the children present break L421-4: flagged to the circonscription (notify-svc "
+    "mails it).", consumers=("notify",))
 OVER_CAPACITY_DECLARED = EventSpec(
     "capacity.over_capacity_declared", 1, "agrement-svc",
     ("declaration_id", "pmi_number", "circonscription", "start_date", "end_date", "reason", "day_totals", "late"),
     "An exceptional over-capacity (L421-4 III) told to the PMI with each day's total of under-11s (D421-17); "
-    "`late`: told more than 48 hours after its first day.")
+    "`late`: told more than 48 hours after its first day. notify-svc mails it to the circonscription.",
+    consumers=("notify",))
 # Reports of a change of situation (issue 7; CASF R421-41 for moving). `subject` is the report's id. Each step of
 # the workflow is an event carrying what the mail to the assmat needs (her e-mail and name, the PMI's message).
 _REPORT_FIELDS = (

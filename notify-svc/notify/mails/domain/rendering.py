@@ -33,6 +33,12 @@ def french_datetime(moment: dt.datetime) -> str:
             f"à {local.hour} h {local.minute:02d}")
 
 
+def french_date(day: dt.date) -> str:
+    """« samedi 1er mars 2025 » (a calendar day: no time zone to apply)."""
+    number = "1er" if day.day == 1 else str(day.day)
+    return f"{_WEEKDAYS[day.weekday()]} {number} {_MONTHS[day.month - 1]} {day.year}"
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str
@@ -47,6 +53,7 @@ def _environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     environment.filters["date_fr"] = french_datetime
+    environment.filters["day_fr"] = french_date
     return environment
 
 
