@@ -140,3 +140,14 @@ def test_a_pmi_number_with_a_line_break_cannot_write_a_header():
     parsed = message_from_bytes(message.as_bytes(policy=policy.SMTP), policy=policy.default)
     assert parsed["Bcc"] is None and parsed["To"].addresses[0].addr_spec == "pmi.chartres@cd28.fr"
     assert "\n" not in str(parsed["Subject"]) and "280001 Bcc: x@evil.fr" in str(parsed["Subject"])
+
+
+def test_local_runs_give_the_demo_circonscriptions_a_mailbox(tmp_path):
+    from services.cli import embedded_environment
+
+    environ = embedded_environment(tmp_path, base={})
+    settings = load_settings(environ)
+    mailboxes = parse_mailboxes(settings.circonscription_addresses)
+    assert set(mailboxes) == {"chartres", "dreux", "châteaudun", "nogent-le-rotrou"}
+    draft = late_declaration({**DECLARED, "circonscription": "Châteaudun"}, mailboxes=mailboxes, base_url=BASE)
+    assert draft.recipient == "pmi.chateaudun@cd28.example"

@@ -23,7 +23,7 @@ _KINDS = {"arrival": "Arrivée d'un enfant", "change": "Modification d'un accuei
 _RULES = {
     "places": "nombre d'enfants accueillis supérieur aux places de l'agrément",
     "places_under_3": "enfants de moins de 3 ans accueillis au-delà des places de l'agrément",
-    "minors_under_11": "plus de 6 mineurs de moins de 11 ans présents (enfants de l'assmat compris)",
+    "minors_under_11": "plus de mineurs de moins de 11 ans présents que permis (enfants de l'assmat compris)",
     "under_3": "plus de 4 enfants de moins de 3 ans présents (enfants de l'assmat compris)",
 }
 
