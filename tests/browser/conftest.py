@@ -72,11 +72,13 @@ def activate_holder(portal, row: dict, password: str) -> str:
     return email
 
 
-def staff_account(portal, circonscription: str) -> dict:
-    """A pmi_agent of `circonscription`, created by `python -m identity staff create`, its password set by its link."""
-    email = f"agent.{circonscription.lower()}.{uuid.uuid4().hex[:6]}@cd28.example.org"
+def staff_account(portal, circonscription: str | None = None, role: str = "pmi_agent") -> dict:
+    """A staff account (a pmi_agent of `circonscription` by default), created by `python -m identity staff create`,
+    its password set by its link."""
+    email = f"{role}.{(circonscription or 'central').lower()}.{uuid.uuid4().hex[:6]}@cd28.example.org"
+    scope = ["--circonscription", circonscription] if circonscription else []
     created = subprocess.run([sys.executable, "-m", "identity", "staff", "create", "--email", email, "--name",
-                              f"Agent {circonscription}", "--role", "pmi_agent", "--circonscription", circonscription],
+                              f"Agent {circonscription or role}", "--role", role, *scope],
                              env=portal.env, capture_output=True, text=True, timeout=60)
     assert created.returncode == 0, created.stderr
     secret = parse_qs(urlsplit(re.search(r"otpauth://\S+", created.stdout).group(0)).query)["secret"][0]

@@ -11,8 +11,7 @@ import datetime as dt
 
 import pytest
 
-from services.testing import eventually
-from tests.browser.conftest import declare_arrival, shot
+from tests.browser.conftest import activate_holder, assmat_login, declare_arrival, shot
 from tests.e2e.portal import write_demo_extract
 
 pytestmark = pytest.mark.browser
@@ -27,49 +26,10 @@ def assmat(portal, tmp_path_factory):
     return next(r for r in rows[1:] if r["status"] == "active")
 
 
-def _captcha(page, portal):
-    challenge = page.locator("input[name=captcha_id]").get_attribute("value")
-    page.get_by_label("Caractères de l'image").fill(portal.captcha_answer(challenge))
-
-
-def _activate_and_log_in(page, portal, row):
-    year, month, day = row["birth_date"].split("-")
-    email = f"contrats.{row['pmi_number']}@example.org"
-    portal.wait_for_holder(row["pmi_number"])
-    page.goto(portal.base_url + "/espace-pro/activation")
-    page.get_by_label("Numéro de dossier PMI").fill(row["pmi_number"])
-    page.get_by_label("Jour").fill(day)
-    page.get_by_label("Mois").fill(month)
-    page.get_by_label("Année").fill(year)
-    _captcha(page, portal)
-    page.get_by_role("button", name="Continuer").click()
-    page.wait_for_url("**/espace-pro/activation/compte")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
-    page.get_by_label("Confirmez le mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Créer mon compte").click()
-    page.wait_for_url("**/courriel-envoye")
-    eventually(lambda: portal.mails_to(email), timeout=30, message="no mail in the sink")
-    page.goto(portal.base_url + "/dev/mails")
-    page.locator("tr", has_text=email).get_by_role("link").first.click()
-    page.locator("a[href*='/espace-pro/activation/confirmer']").first.click()
-    page.wait_for_load_state()
-    page.goto(portal.base_url + "/espace-pro/connexion")
-    for _ in range(2):
-        page.get_by_label("Numéro de dossier PMI").fill(row["pmi_number"])
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        if page.locator("input[name=captcha_id]").count():
-            _captcha(page, portal)
-        page.get_by_role("button", name="Se connecter").click()
-        page.wait_for_load_state()
-        if "/connexion" not in page.url:
-            break
-    page.wait_for_url("**/espace-pro")
-
-
 def test_an_assmat_declares_contracts_and_is_warned_before_a_child_too_many(portal, chromium, assmat):
     page = chromium.new_page(locale="fr-FR")
-    _activate_and_log_in(page, portal, assmat)
+    activate_holder(portal, assmat, PASSWORD)
+    assmat_login(portal, page, assmat["pmi_number"], PASSWORD)
     today = dt.date.today()
     pupil = today.replace(year=today.year - 6, day=1)
 

@@ -4,20 +4,12 @@ TOTP) sees the proposal beside the current pin on the review page and accepts it
 Screenshots in test-artifacts/."""
 from __future__ import annotations
 
-import datetime as dt
-import re
-import subprocess
-import sys
-import time
-import uuid
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from identity.staff.domain import totp
 from services.communes import get_commune
 from services.testing import eventually
-from tests.browser.conftest import shot
+from tests.browser.conftest import activate_holder, assmat_login, shot, staff_account, staff_login
 from tests.e2e.portal import write_demo_extract
 
 pytestmark = pytest.mark.browser
@@ -33,74 +25,16 @@ def assmat(portal, tmp_path_factory):
     return next(r for r in rows[1:] if r["status"] == "active")
 
 
-def solve_captcha_if_shown(page, portal) -> None:
-    if page.locator("input[name=captcha_id]").count():
-        challenge = page.locator("input[name=captcha_id]").get_attribute("value")
-        page.get_by_label("Caractères de l'image").fill(portal.captcha_answer(challenge))
-
-
-def activate_and_log_in(page, portal, row) -> None:
-    year, month, day = row["birth_date"].split("-")
-    email = f"geoloc.{row['pmi_number']}@example.org"
-    portal.wait_for_holder(row["pmi_number"])
-    page.goto(portal.base_url + "/espace-pro/activation")
-    page.get_by_label("Numéro de dossier PMI").fill(row["pmi_number"])
-    page.get_by_label("Jour").fill(day)
-    page.get_by_label("Mois").fill(month)
-    page.get_by_label("Année").fill(year)
-    solve_captcha_if_shown(page, portal)
-    page.get_by_role("button", name="Continuer").click()
-    page.wait_for_url("**/espace-pro/activation/compte")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
-    page.get_by_label("Confirmez le mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Créer mon compte").click()
-    page.wait_for_url("**/courriel-envoye")
-    eventually(lambda: portal.mails_to(email), timeout=30, message="no activation mail")
-    page.goto(portal.base_url + "/dev/mails")
-    page.locator("tr", has_text=email).get_by_role("link").first.click()
-    page.locator("a[href*='/espace-pro/activation/confirmer']").first.click()
-    page.wait_for_load_state()
-    for _ in range(2):   # the captcha may be asked (failures from this address in other tests)
-        page.goto(portal.base_url + "/espace-pro/connexion")
-        page.get_by_label("Numéro de dossier PMI").fill(row["pmi_number"])
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        solve_captcha_if_shown(page, portal)
-        page.get_by_role("button", name="Se connecter").click()
-        page.wait_for_load_state()
-        if not page.url.split("?")[0].endswith("/connexion"):
-            break
-    page.wait_for_url("**/espace-pro")
-
-
 def support_logs_in(page, portal) -> None:
-    email = f"support.{uuid.uuid4().hex[:8]}@cd28.example.org"
-    created = subprocess.run([sys.executable, "-m", "identity", "staff", "create", "--email", email, "--name",
-                              "Sam Support", "--role", "support"], env=portal.env, capture_output=True, text=True,
-                             timeout=60)
-    assert created.returncode == 0, created.stderr
-    secret = parse_qs(urlsplit(re.search(r"otpauth://\S+", created.stdout).group(0)).query)["secret"][0]
-    link = re.search(r"https?://\S+jeton=\S+", created.stdout).group(0)
-    page.goto(link.replace("http://127.0.0.1:8000", portal.base_url))
-    page.get_by_label("Nouveau mot de passe").fill(PASSWORD)
-    page.get_by_label("Confirmez le mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Enregistrer le mot de passe").click()
-    page.wait_for_load_state()
-    while time.time() % 30 > 25:   # stay clear of a TOTP step boundary
-        time.sleep(1)
-    page.goto(portal.base_url + "/espace-pmi/connexion")
-    page.get_by_label("Adresse e-mail professionnelle").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_label("Code de vérification").fill(totp(secret, dt.datetime.now(dt.timezone.utc)))
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url("**/espace-pmi")
+    staff_login(portal, page, staff_account(portal, role="support"))
 
 
 def test_a_correction_from_the_assmats_link_to_supports_acceptance_moves_the_pin(portal, chromium, assmat):
     commune = get_commune(assmat["commune_insee"])
     lat, lon = round(commune.latitude + 0.0021, 5), round(commune.longitude - 0.0032, 5)
     pro = chromium.new_page(locale="fr-FR")
-    activate_and_log_in(pro, portal, assmat)
+    activate_holder(portal, assmat, PASSWORD)
+    assmat_login(portal, pro, assmat["pmi_number"], PASSWORD)
 
     def located() -> bool:
         pro.goto(portal.base_url + "/espace-pro/geolocalisation")
