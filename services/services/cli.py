@@ -98,6 +98,21 @@ def embedded_environment(data_dir: Path, ports: dict[str, int] | None = None,
     return env
 
 
+def stop_processes(processes, grace_seconds: float) -> None:
+    """SIGTERM every process still running, give them `grace_seconds` in all to stop, then SIGKILL the rest."""
+    processes = list(processes)
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + grace_seconds
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class ProcessGroup:
     """Child processes started together and stopped together (SIGTERM, then SIGKILL after a grace period)."""
 
@@ -128,16 +143,7 @@ class ProcessGroup:
             process.wait()
 
     def stop_all(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        deadline = time.monotonic() + 10
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(self.processes.values(), grace_seconds=10)
         self.processes.clear()
 
     def dead(self) -> list[str]:

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from kombu import Consumer, Queue
 
 from services.bus import Bus, connect
-from services.cli import embedded_environment, portal_services
+from services.cli import embedded_environment, portal_services, stop_processes
 from services.db import make_engine, make_session_factory
 from services.health import not_ready_reason, read_states
 from services.testing import TcpProxy, eventually
@@ -247,16 +247,7 @@ class DrillPortal:
 
     # -- the end -------------------------------------------------------------------------------------------------
     def close(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        deadline = time.monotonic() + 15
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(self.processes.values(), grace_seconds=15)
         for proxy in (self.broker_proxy, *self.database_proxies.values()):
             proxy.close()
         if self._bus is not None:
