@@ -147,9 +147,10 @@ def test_public_fiche_in_temporary_stop_has_no_contact():
 def test_agrement_state_keeps_nothing_the_public_must_not_see(make):
     state = agrement_state(make.agrement_data())
     kept = {field.name for field in dataclasses.fields(state)}
-    # The validity dates are kept: they decide on which days the fiche is public.
+    # The validity dates are kept: they decide on which days the fiche is public. The MAM's id is kept since
+    # issue 8 (a structure's identifier, not personal data): the MAM's fiche lists the assmats working in it.
     assert not kept & {"birth_date", "birth_name", "address_line", "address_complement", "circonscription",
-                       "pmi_number", "mam_id"}
+                       "pmi_number"}
     assert make.birth_date not in repr(state) and make.home_address not in repr(state)
 
 
@@ -194,3 +195,10 @@ def test_a_fiche_published_without_contact_details_never_learns_them(make, hidde
     state = agrement_state(data)
     assert (state.email, state.phone) == ((None, None) if hidden else ("a@example.org", "02 37 00 00 00"))
     assert unpublished_reason(state, TODAY) is None   # still on the site
+
+
+def test_agrement_state_keeps_the_mam_id_only_for_an_assmat_working_in_a_mam(make):
+    in_mam = agrement_state({**make.agrement_data(), "place_type": "mam", "mam_id": "MAM28-01"})
+    at_home = agrement_state({**make.agrement_data(), "place_type": "home", "mam_id": "MAM28-01"})
+    assert (in_mam.in_mam, in_mam.mam_id) == (True, "MAM28-01")
+    assert (at_home.in_mam, at_home.mam_id) == (False, None)

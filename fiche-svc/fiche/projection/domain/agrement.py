@@ -31,6 +31,7 @@ class AgrementState:
     publication_opposed: bool
     in_mam: bool  # place_type mam; any other place is shown as the assmat's own
     mam_name: str | None
+    mam_id: str | None  # the MAM's structure_id (its fiche lists its members), when she works in one
 
 
 def pmi_number(subject: str) -> str:
@@ -95,4 +96,5 @@ def agrement_state(data: Mapping[str, Any]) -> AgrementState:
         validity_start=day("validity_start"), validity_end=day("validity_end"), status=status(data),
         publication_opposed=data["publication_opposed"], in_mam=text("place_type") == "mam",
         mam_name=text("mam_name", limit=200),
+        mam_id=text("mam_id", limit=32) if text("place_type") == "mam" else None,
     )
